@@ -1,0 +1,246 @@
+"""The ``custos`` command line.
+
+Exit codes: 0 success; 1 the ledger failed verification or a domain rule refused the
+request; 2 bad usage, unreadable input, or a database that is not Custos'. Commands import
+what they need lazily: ``custos ledger verify`` loads only the verifier and the pure format
+modules, never the service.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Custos consent service.")
+ledger_app = typer.Typer(no_args_is_help=True, help="Inspect, prove and verify the ledger.")
+demo_app = typer.Typer(no_args_is_help=True, help="Demo data.")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(demo_app, name="demo")
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Database URL (default: $CUSTOS_DATABASE_URL or ./custos.db)."),
+]
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir", help="Directory of key files (default: $CUSTOS_DATA_DIR or ./.custos)."
+    ),
+]
+
+
+def _die(message: str, code: int) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _open(db: str | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
+    from consent_ledger.errors import CustosError, NotACustosDatabase
+    from consent_ledger.runtime import open_custos
+    from consent_ledger.settings import ledger_settings
+
+    try:
+        return open_custos(ledger_settings(database_url=db, data_dir=data_dir))
+    except NotACustosDatabase as exc:
+        _die(exc.message, EXIT_USAGE)
+    except CustosError as exc:
+        _die(exc.message, EXIT_FAILED)
+    except ValueError as exc:
+        _die(str(exc), EXIT_USAGE)
+
+
+@ledger_app.command("verify")
+def ledger_verify(
+    db: DbOption = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(help="An older signed checkpoint; prove the log is consistent with it."),
+    ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            help="Verifier key (name+hash+base64) to trust; default: this installation's."
+        ),
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Recompute every hash, the chain, the Merkle root and checkpoint signatures."""
+    from consent_ledger.note import NoteError, NoteSigner
+    from consent_ledger.settings import ledger_settings
+    from consent_ledger.verify import (
+        NotVerifiable,
+        VerificationFailed,
+        stored_verifier_key,
+        verify_ledger,
+    )
+
+    settings = ledger_settings(database_url=db, data_dir=data_dir)
+    older = None
+    if checkpoint is not None:
+        try:
+            older = checkpoint.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            _die(f"cannot read checkpoint file {checkpoint}: {exc}", EXIT_USAGE)
+    try:
+        if key is None and settings.signing_key_path.is_file():
+            try:
+                key = NoteSigner.from_private_key_string(
+                    settings.signing_key_path.read_text(encoding="ascii").strip()
+                ).verifier_key()
+            except NoteError as exc:
+                _die(f"{settings.signing_key_path}: {exc}", EXIT_USAGE)
+        if key is None:
+            key = stored_verifier_key(settings.database_url)
+            if key is None:
+                _die("no verifier key: pass --key", EXIT_USAGE)
+            typer.echo(
+                "warning: trusting the verifier key stored in the database; pass --key to "
+                "check against a key you obtained independently",
+                err=True,
+            )
+        report = verify_ledger(settings.database_url, key, older)
+    except NotVerifiable as exc:
+        _die(str(exc), EXIT_USAGE)
+    except VerificationFailed as exc:
+        typer.echo(f"FAILED: {exc}")
+        raise typer.Exit(EXIT_FAILED) from None
+    typer.echo(f"ok: {report.size} entries, root {report.root.hex()}")
+    if report.unsigned_tail:
+        typer.echo(
+            f"note: the last {report.unsigned_tail} entries are not yet under a signed checkpoint",
+            err=True,
+        )
+
+
+@ledger_app.command("checkpoint")
+def ledger_checkpoint(db: DbOption = None, data_dir: DataDirOption = None) -> None:
+    """Print the latest signed checkpoint (C2SP signed note), signing one if the log grew."""
+    custos = _open(db, data_dir)
+    try:
+        sys.stdout.write(custos.ledger.checkpoint())
+    finally:
+        custos.close()
+
+
+@ledger_app.command("public-key")
+def ledger_public_key(db: DbOption = None, data_dir: DataDirOption = None) -> None:
+    """Print the checkpoint verifier key in signed-note form."""
+    custos = _open(db, data_dir)
+    try:
+        typer.echo(custos.ledger.signer.verifier_key())
+    finally:
+        custos.close()
+
+
+@ledger_app.command("prove")
+def ledger_prove(
+    index: Annotated[int | None, typer.Option(help="Inclusion proof for this entry.")] = None,
+    old_size: Annotated[
+        int | None, typer.Option(help="Consistency proof from this older tree size.")
+    ] = None,
+    tree_size: Annotated[
+        int | None, typer.Option(help="Prove against this size (default: latest checkpoint).")
+    ] = None,
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Print an RFC 9162 inclusion or consistency proof as JSON."""
+    import orjson
+
+    from consent_ledger.errors import CustosError
+
+    if (index is None) == (old_size is None):
+        _die("give exactly one of --index or --old-size", EXIT_USAGE)
+    custos = _open(db, data_dir)
+    try:
+        if index is not None:
+            result = custos.ledger.inclusion_proof(index, tree_size).as_json()
+        else:
+            assert old_size is not None
+            result = custos.ledger.consistency_proof(old_size, tree_size).as_json()
+    except CustosError as exc:
+        _die(exc.message, EXIT_FAILED)
+    finally:
+        custos.close()
+    typer.echo(orjson.dumps(result).decode())
+
+
+@ledger_app.command("export")
+def ledger_export(
+    format: Annotated[str, typer.Option("--format", help="Only jsonl.")] = "jsonl",
+    start: Annotated[int, typer.Option(help="First index.")] = 0,
+    end: Annotated[int | None, typer.Option(help="Stop before this index.")] = None,
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """One JSON line per entry: index, decoded fields and ``leaf`` (base64 canonical bytes)."""
+    from consent_ledger.export import export_lines
+
+    if format != "jsonl":
+        _die(f"unsupported format {format!r}; only jsonl", EXIT_USAGE)
+    custos = _open(db, data_dir)
+    try:
+        out = sys.stdout.buffer
+        for line in export_lines(custos.ledger.entries(start, end)):
+            out.write(line)
+        out.flush()
+    finally:
+        custos.close()
+
+
+@demo_app.command("seed")
+def demo_seed(
+    clients: Annotated[int, typer.Option(min=1, max=1_000_000, help="How many clients.")] = 200,
+    seed: Annotated[
+        int, typer.Option(help="Random seed; the same seed gives the same ledger.")
+    ] = 7,
+    as_of: Annotated[
+        str | None, typer.Option(help="End of the simulated year (YYYY-MM-DD; default today).")
+    ] = None,
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Fill an empty database with a synthetic, reproducible client population."""
+    from consent_ledger.ledger import utc_now
+    from consent_ledger.seed import SimulatedClock, seed_population
+
+    end = None
+    if as_of is not None:
+        try:
+            end = datetime.strptime(as_of, "%Y-%m-%d").replace(tzinfo=UTC)
+        except ValueError:
+            _die(f"--as-of {as_of!r} is not a date like 2026-11-23", EXIT_USAGE)
+    custos = _open(db, data_dir)
+    try:
+        if custos.ledger.head().size:
+            _die(
+                f"{custos.db.display_url} already holds a ledger; seed an empty database",
+                EXIT_FAILED,
+            )
+        clock = SimulatedClock(datetime.now(UTC))
+        custos.ledger.clock = clock
+        summary = seed_population(custos.registry, clock, clients=clients, seed=seed, as_of=end)
+        custos.ledger.clock = utc_now
+        custos.ledger.checkpoint()
+        typer.echo(
+            f"seeded {len(summary.clients)} clients, {custos.ledger.head().size} ledger entries, "
+            f"{len(summary.erased)} erased"
+        )
+    finally:
+        custos.close()
+
+
+def main() -> None:
+    from consent_ledger.logs import configure_logging
+
+    configure_logging()
+    app()

@@ -1,0 +1,217 @@
+"""The database edge: connections, explicit transactions and the schema.
+
+Writes go through raw DBAPI cursors on one long-lived connection per thread and process:
+SQLAlchemy's per-transaction pool checkout costs more than the append itself. Transactions
+are explicit: ``BEGIN IMMEDIATE`` on SQLite takes the write lock up front, so concurrent
+writers queue instead of failing on lock upgrade; PostgreSQL writers serialize on a row
+lock taken by the ledger. SQL is written with ``?`` placeholders and converted for psycopg.
+
+SQLite runs in WAL mode with ``synchronous=NORMAL``: a committed transaction is in the WAL
+before COMMIT returns, so it survives ``kill -9`` of the process (it could be lost only
+with the operating system itself, on power loss). PostgreSQL keeps its default
+``synchronous_commit=on``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, event, inspect
+from sqlalchemy.engine import Engine, make_url
+
+from consent_ledger.errors import NotACustosDatabase
+
+__all__ = ["Database", "Dialect", "Tx", "open_database"]
+
+Dialect = Literal["sqlite", "postgresql"]
+SCHEMA_MARKER = ("schema", "custos")
+_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+@cache
+def _pg_sql(sql: str) -> str:
+    return sql.replace("?", "%s")
+
+
+@dataclass
+class Tx:
+    """One open transaction on a raw DBAPI cursor."""
+
+    dialect: Dialect
+    cursor: Any
+
+    def _sql(self, sql: str) -> str:
+        return sql if self.dialect == "sqlite" else _pg_sql(sql)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        self.cursor.execute(self._sql(sql), params)
+        return self.cursor
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.cursor.executemany(self._sql(sql), rows)
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.execute(sql, params).fetchone()
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return list(self.execute(sql, params).fetchall())
+
+    @property
+    def for_update(self) -> str:
+        """Row-lock suffix; SQLite's BEGIN IMMEDIATE already holds the only write lock."""
+        return "" if self.dialect == "sqlite" else " FOR UPDATE"
+
+
+@dataclass
+class Database:
+    url: str
+    engine: Engine
+    dialect: Dialect
+    _local: threading.local = field(default_factory=threading.local)
+    _opened: list[Any] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _connection(self) -> Any:
+        conn: Any = getattr(self._local, "conn", None)
+        if conn is None or self._local.pid != os.getpid():
+            # A forked child must not share its parent's socket or SQLite handle.
+            raw = self.engine.raw_connection()
+            conn = raw.driver_connection
+            raw.detach()
+            if self.dialect == "postgresql":
+                conn.autocommit = True
+            self._local.conn, self._local.pid = conn, os.getpid()
+            with self._lock:
+                self._opened.append(conn)
+        return conn
+
+    @contextmanager
+    def _tx(self, begin: str) -> Iterator[Tx]:
+        conn = self._connection()
+        cur = conn.cursor()
+        cur.execute(begin)
+        try:
+            yield Tx(self.dialect, cur)
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        else:
+            cur.execute("COMMIT")
+        finally:
+            cur.close()
+
+    def write(self) -> Any:
+        """A read-write transaction; all-or-nothing."""
+        return self._tx("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
+
+    def read(self) -> Any:
+        """A read-only transaction on one consistent snapshot."""
+        if self.dialect == "sqlite":
+            return self._tx("BEGIN")
+        return self._tx("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+
+    def purge_freed_pages(self) -> None:
+        """Push deleted bytes out of side files after an erasure.
+
+        SQLite: old page images stay in the WAL until it is checkpointed; TRUNCATE copies
+        the zeroed pages back and empties the WAL. PostgreSQL: VACUUM removes the dead
+        tuples from the vault tables (it does not scrub the server's own WAL archive).
+        """
+        cur = self._connection().cursor()
+        try:
+            if self.dialect == "sqlite":
+                cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            else:
+                cur.execute("VACUUM vault_keys, vault_values")
+        finally:
+            cur.close()
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._opened:
+                try:
+                    conn.close()
+                except Exception:  # noqa: S112 - closing on shutdown is best effort
+                    continue
+            self._opened.clear()
+        self._local = threading.local()
+        self.engine.dispose()
+
+    # -- schema -------------------------------------------------------------------------
+
+    def is_custos(self) -> bool:
+        tables = set(inspect(self.engine).get_table_names())
+        if "custos_meta" not in tables:
+            return False
+        with self.read() as tx:
+            row = tx.one("SELECT value FROM custos_meta WHERE key = ?", (SCHEMA_MARKER[0],))
+        return row is not None and row[0] == SCHEMA_MARKER[1]
+
+    def check_custos(self) -> None:
+        if not self.is_custos():
+            raise NotACustosDatabase(f"{self.display_url} is not a Custos database")
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema; refuses a database that belongs to something else."""
+        tables = set(inspect(self.engine).get_table_names()) - {"alembic_version"}
+        if tables and not self.is_custos():
+            raise NotACustosDatabase(
+                f"{self.display_url} holds tables but is not a Custos database; "
+                "refusing to touch it"
+            )
+        cfg = Config()
+        cfg.set_main_option("script_location", str(_MIGRATIONS))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        with self.write() as tx:
+            tx.execute(
+                "INSERT INTO custos_meta (key, value) SELECT ?, ? WHERE NOT EXISTS "
+                "(SELECT 1 FROM custos_meta WHERE key = ?)",
+                (SCHEMA_MARKER[0], SCHEMA_MARKER[1], SCHEMA_MARKER[0]),
+            )
+
+    @property
+    def display_url(self) -> str:
+        """The URL with any password hidden, fit for messages and logs."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    # Overwrite deleted content with zeros, so a shredded key leaves no bytes behind.
+    cur.execute("PRAGMA secure_delete=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def open_database(url: str) -> Database:
+    """Connect (lazily) to a SQLite or PostgreSQL URL."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            raise ValueError("Custos needs a SQLite file, not an in-memory database")
+        engine = create_engine(
+            url, connect_args={"isolation_level": None, "check_same_thread": False, "timeout": 30}
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return Database(url, engine, "sqlite")
+    if backend == "postgresql":
+        if parsed.get_driver_name() != "psycopg":
+            raise ValueError("PostgreSQL URLs must use the psycopg driver: postgresql+psycopg://")
+        return Database(url, create_engine(url, pool_pre_ping=True), "postgresql")
+    raise ValueError(f"unsupported database URL scheme {parsed.drivername!r}")

@@ -1,0 +1,83 @@
+"""Where Merkle subtree hashes live in the database, and how proofs read them.
+
+Leaf hashes sit in ``ledger_entries.leaf_hash``. Of the internal perfect subtrees only those
+at levels 4, 8, 12, ... are stored (``ledger_nodes``), about one row per 15 entries instead
+of one per entry, which keeps batched appends close to raw insert speed. Any other subtree
+is folded from at most 8 stored children, so a proof still costs two indexed queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from consent_ledger.db import Tx
+from consent_ledger.errors import LedgerCorrupt
+from consent_ledger.merkle import NodeId, node_hash
+
+__all__ = ["STRIDE", "SqlNodeReader", "is_stored", "node_key"]
+
+STRIDE = 4
+_LEVEL_SHIFT = 50  # 2**50 subtrees per level is far beyond any ledger's size
+
+
+def is_stored(level: int) -> bool:
+    return level > 0 and level % STRIDE == 0
+
+
+def node_key(level: int, index: int) -> int:
+    return (level << _LEVEL_SHIFT) | index
+
+
+def _children(node: NodeId) -> list[NodeId]:
+    """The stored (or leaf) subtrees that a node is folded from: itself if it is stored."""
+    level, index = node
+    if level == 0 or is_stored(level):
+        return [node]
+    base = level - level % STRIDE
+    width = 1 << (level - base)
+    return [(base, index * width + i) for i in range(width)]
+
+
+def _fold(hashes: list[bytes]) -> bytes:
+    while len(hashes) > 1:
+        hashes = [node_hash(hashes[i], hashes[i + 1]) for i in range(0, len(hashes), 2)]
+    return hashes[0]
+
+
+class SqlNodeReader:
+    """Serves proof generation from one open transaction."""
+
+    def __init__(self, tx: Tx) -> None:
+        self._tx = tx
+
+    def get_nodes(self, ids: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
+        plan = {node: _children(node) for node in ids}
+        needed = {child for children in plan.values() for child in children}
+        found = self._fetch(needed)
+        result: dict[NodeId, bytes] = {}
+        for node, children in plan.items():
+            try:
+                result[node] = _fold([found[c] for c in children])
+            except KeyError as exc:
+                raise LedgerCorrupt(f"Merkle node {exc.args[0]} is missing from storage") from exc
+        return result
+
+    def _fetch(self, needed: Iterable[NodeId]) -> dict[NodeId, bytes]:
+        leaves = sorted(i for lv, i in needed if lv == 0)
+        inner = sorted(node_key(lv, i) for lv, i in needed if lv > 0)
+        found: dict[NodeId, bytes] = {}
+        if leaves:
+            marks = ",".join("?" * len(leaves))
+            for idx, h in self._tx.all(
+                f"SELECT idx, leaf_hash FROM ledger_entries WHERE idx IN ({marks})",  # noqa: S608 - only ? marks are interpolated
+                leaves,
+            ):
+                found[(0, idx)] = bytes(h)
+        if inner:
+            marks = ",".join("?" * len(inner))
+            for nid, h in self._tx.all(
+                f"SELECT nid, hash FROM ledger_nodes WHERE nid IN ({marks})",  # noqa: S608 - only ? marks are interpolated
+                inner,
+            ):
+                found[(nid >> _LEVEL_SHIFT, nid & ((1 << _LEVEL_SHIFT) - 1))] = bytes(h)
+        return found

@@ -1,0 +1,228 @@
+"""The consent registry: applies the consent state machine and the vault to the database,
+recording every change on the ledger in the same transaction (all or nothing)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from consent_ledger import consent as sm
+from consent_ledger.catalogue import Catalogue
+from consent_ledger.consent import Consent, Transition
+from consent_ledger.db import Tx
+from consent_ledger.encoding import format_timestamp
+from consent_ledger.errors import InvalidRequest, UnknownClient
+from consent_ledger.ledger import Appended, Ledger, NewEntry
+from consent_ledger.vault import Vault
+
+__all__ = ["ConsentRegistry", "Recorded", "new_client_id"]
+
+
+def new_client_id() -> str:
+    """A pseudonymous id: random, so it reveals nothing about the person."""
+    return "c_" + secrets.token_hex(8)
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A state change together with where the ledger put it."""
+
+    transition: Transition
+    entries: tuple[Appended, ...]
+
+    @property
+    def index(self) -> int:
+        return self.entries[-1].index
+
+
+class ConsentRegistry:
+    def __init__(self, ledger: Ledger, vault: Vault, catalogue: Catalogue) -> None:
+        self.ledger = ledger
+        self.vault = vault
+        self.catalogue = catalogue
+
+    @property
+    def db(self) -> Any:
+        return self.ledger.db
+
+    def _now(self) -> datetime:
+        return self.ledger.clock()
+
+    # -- clients ------------------------------------------------------------------------
+
+    def register_client(self, client_id: str | None = None) -> str:
+        cid = client_id or new_client_id()
+        now = format_timestamp(self._now())
+        with self.db.write() as tx:
+            if tx.one("SELECT 1 FROM clients WHERE id = ?", (cid,)) is not None:
+                raise InvalidRequest(f"client {cid} already exists", field="client_id")
+            tx.execute("INSERT INTO clients (id, created_at) VALUES (?, ?)", (cid, now))
+            self.vault.create_key(tx, cid, now)
+            self.ledger.append(tx, [NewEntry("client_registered", cid, {})])
+        return cid
+
+    def _require_client(self, tx: Tx, client_id: str) -> None:
+        row = tx.one("SELECT erased_at FROM clients WHERE id = ?", (client_id,))
+        if row is None or row[0] is not None:
+            raise UnknownClient(f"no client {client_id}", field="client_id")
+
+    def collect(self, client_id: str, values: Mapping[str, Any], by: str) -> Appended:
+        """Store personal values in the vault; the ledger records only category names."""
+        for category in values:
+            self.catalogue.category(category)
+        if not values:
+            raise InvalidRequest("nothing to collect", field="values")
+        with self.db.write() as tx:
+            self._require_client(tx, client_id)
+            self.vault.put(tx, client_id, values, format_timestamp(self._now()))
+            body = {"categories": sorted(values), "by": by}
+            return self.ledger.append(tx, [NewEntry("data_collected", client_id, body)])[0]
+
+    def read_values(self, client_id: str, categories: Iterable[str]) -> dict[str, Any]:
+        with self.db.read() as tx:
+            self._require_client(tx, client_id)
+            return self.vault.get(tx, client_id, categories)
+
+    def record_use(
+        self, client_id: str, *, category: str, purpose: str, allowed: bool, by: str
+    ) -> Appended:
+        self.catalogue.category(category)
+        self.catalogue.purpose(purpose)
+        body = {"category": category, "purpose": purpose, "by": by}
+        entry_type = "access_allowed" if allowed else "access_denied"
+        with self.db.write() as tx:
+            self._require_client(tx, client_id)
+            return self.ledger.append(tx, [NewEntry(entry_type, client_id, body)])[0]
+
+    def erase(self, client_id: str) -> Appended:
+        """Crypto-shred the client: their key and values go, the ledger keeps its entries."""
+        now = self._now()
+        with self.db.write() as tx:
+            self._require_client(tx, client_id)
+            self.vault.shred(tx, client_id)
+            tx.execute("DELETE FROM consents WHERE client_id = ?", (client_id,))
+            tx.execute(
+                "UPDATE clients SET erased_at = ? WHERE id = ?",
+                (format_timestamp(now), client_id),
+            )
+            body = {"destroyed": ["vault_key", "vault_values", "consent"]}
+            appended = self.ledger.append(tx, [NewEntry("data_erased", client_id, body)])[0]
+        self.db.purge_freed_pages()
+        return appended
+
+    # -- consent ------------------------------------------------------------------------
+
+    def current(self, client_id: str) -> Consent | None:
+        with self.db.read() as tx:
+            self._require_client(tx, client_id)
+            return self._load(tx, client_id)
+
+    def _load(self, tx: Tx, client_id: str) -> Consent | None:
+        row = tx.one(
+            "SELECT level, purposes, granted_at, expires_at FROM consents WHERE client_id = ?",
+            (client_id,),
+        )
+        if row is None:
+            return None
+        granted = _parse_time(row[2])
+        assert granted is not None
+        return Consent(
+            client_id, int(row[0]), frozenset(orjson.loads(row[1])), granted, _parse_time(row[3])
+        )
+
+    def _store(self, tx: Tx, client_id: str, consent: Consent | None) -> None:
+        tx.execute("DELETE FROM consents WHERE client_id = ?", (client_id,))
+        if consent is not None:
+            tx.execute(
+                "INSERT INTO consents (client_id, level, purposes, granted_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    client_id,
+                    consent.level,
+                    orjson.dumps(sorted(consent.purposes)).decode(),
+                    format_timestamp(consent.granted_at),
+                    None if consent.expires_at is None else format_timestamp(consent.expires_at),
+                ),
+            )
+
+    def _apply(self, client_id: str, change: Any) -> Recorded:
+        """Run one state-machine step; a lapsed consent is first recorded as expired."""
+        now = self._now()
+        with self.db.write() as tx:
+            self._require_client(tx, client_id)
+            current = self._load(tx, client_id)
+            entries: list[NewEntry] = []
+            lapsed = sm.expire(current, now)
+            if lapsed is not None:
+                entries.append(NewEntry(lapsed.event.value, client_id, lapsed.ledger_body()))
+                current = None
+            transition: Transition = change(current, now)
+            entries.append(NewEntry(transition.event.value, client_id, transition.ledger_body()))
+            self._store(tx, client_id, transition.after)
+            appended = self.ledger.append(tx, entries)
+        return Recorded(transition, tuple(appended))
+
+    def grant(
+        self,
+        client_id: str,
+        level: int,
+        purposes: Iterable[str],
+        expires_at: datetime | None = None,
+    ) -> Recorded:
+        wanted = list(purposes)
+        return self._apply(
+            client_id,
+            lambda cur, now: sm.grant(
+                self.catalogue, cur, client_id, level, wanted, now, expires_at
+            ),
+        )
+
+    def change_level(
+        self, client_id: str, level: int, expires_at: datetime | None = None
+    ) -> Recorded:
+        return self._apply(
+            client_id,
+            lambda cur, now: sm.change_level(self.catalogue, cur, level, now, expires_at),
+        )
+
+    def set_purposes(self, client_id: str, purposes: Iterable[str]) -> Recorded:
+        wanted = list(purposes)
+        return self._apply(
+            client_id, lambda cur, now: sm.set_purposes(self.catalogue, cur, wanted, now)
+        )
+
+    def revoke(self, client_id: str, purposes: Iterable[str] | None = None) -> Recorded:
+        dropping = None if purposes is None else list(purposes)
+        return self._apply(
+            client_id, lambda cur, now: sm.revoke(self.catalogue, cur, now, dropping)
+        )
+
+    def expire_due(self) -> int:
+        """Record every consent whose expiry has passed; decisions never wait for this."""
+        now = self._now()
+        cutoff = format_timestamp(now)
+        count = 0
+        with self.db.write() as tx:
+            rows = tx.all(
+                "SELECT client_id FROM consents WHERE expires_at IS NOT NULL AND expires_at <= ?"
+                " ORDER BY client_id",
+                (cutoff,),
+            )
+            entries = []
+            for (client_id,) in rows:
+                lapsed = sm.expire(self._load(tx, client_id), now)
+                if lapsed is not None:
+                    entries.append(NewEntry(lapsed.event.value, client_id, lapsed.ledger_body()))
+                    self._store(tx, client_id, None)
+                    count += 1
+            self.ledger.append(tx, entries)
+        return count

@@ -1,0 +1,118 @@
+"""Database tables (SQLModel). Alembic migrations are generated from this metadata.
+
+Times are stored as fixed-width RFC 3339 UTC text (``2026-11-23T21:34:03.123456Z``): it
+sorts correctly as text and reads the same through sqlite3 and psycopg, which the raw
+write path relies on.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Integer, LargeBinary, Text
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "ClientRow",
+    "ConsentRow",
+    "LedgerCheckpointRow",
+    "LedgerEntryRow",
+    "LedgerHeadRow",
+    "LedgerNodeRow",
+    "MetaRow",
+    "VaultKeyRow",
+    "VaultValueRow",
+    "metadata",
+]
+
+metadata = SQLModel.metadata
+
+
+class MetaRow(SQLModel, table=True):
+    """Marks a database as Custos' and holds installation facts (origin, verifier key)."""
+
+    __tablename__ = "custos_meta"
+    key: str = Field(sa_column=Column(Text, primary_key=True))
+    value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class ClientRow(SQLModel, table=True):
+    __tablename__ = "clients"
+    id: str = Field(sa_column=Column(Text, primary_key=True))
+    created_at: str = Field(sa_column=Column(Text, nullable=False))
+    erased_at: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class ConsentRow(SQLModel, table=True):
+    """The current consent of each client; its history is the ledger."""
+
+    __tablename__ = "consents"
+    client_id: str = Field(sa_column=Column(Text, primary_key=True))
+    level: int = Field(sa_column=Column(Integer, nullable=False))
+    purposes: str = Field(sa_column=Column(Text, nullable=False))  # JSON array, sorted
+    granted_at: str = Field(sa_column=Column(Text, nullable=False))
+    expires_at: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class VaultKeyRow(SQLModel, table=True):
+    """A client's data key, wrapped by the master key; deleting it shreds the client."""
+
+    __tablename__ = "vault_keys"
+    client_id: str = Field(sa_column=Column(Text, primary_key=True))
+    wrapped_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class VaultValueRow(SQLModel, table=True):
+    __tablename__ = "vault_values"
+    client_id: str = Field(sa_column=Column(Text, primary_key=True))
+    category: str = Field(sa_column=Column(Text, primary_key=True))
+    nonce: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    ciphertext: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    updated_at: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class LedgerEntryRow(SQLModel, table=True):
+    """One entry: its canonical bytes, plus columns copied out of them for queries.
+
+    The copies (hash, type, subject, time) are conveniences; the verifier recomputes them
+    from ``leaf`` and reports any disagreement.
+    """
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        Index("ix_ledger_entries_subject", "subject", "idx"),
+        Index("ix_ledger_entries_type", "entry_type", "idx"),
+        Index("ix_ledger_entries_recorded_at", "recorded_at"),
+    )
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    leaf: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    leaf_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    entry_type: str = Field(sa_column=Column(Text, nullable=False))
+    subject: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    recorded_at: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class LedgerNodeRow(SQLModel, table=True):
+    """Hashes of perfect Merkle subtrees at levels 4, 8, 12, ... (see consent_ledger.nodes)."""
+
+    __tablename__ = "ledger_nodes"
+    nid: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class LedgerHeadRow(SQLModel, table=True):
+    """The single row every append locks: size, last leaf hash and the right-edge frontier."""
+
+    __tablename__ = "ledger_head"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_ledger_head_single_row"),)
+    id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    last_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    frontier: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class LedgerCheckpointRow(SQLModel, table=True):
+    __tablename__ = "ledger_checkpoints"
+    size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    root: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    note: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: str = Field(sa_column=Column(Text, nullable=False))

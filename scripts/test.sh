@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test run, as `make test` and CI call it: lint, formatting, types, then pytest.
+# Arguments go to pytest, e.g. `bash scripts/test.sh -x -k ledger`.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy .
+
+# The tests start their own throwaway PostgreSQL servers (tests/support/postgres.py);
+# this makes sure the server binaries are there, installing Debian's package if not.
+bash scripts/postgres.sh install
+
+status=0
+.venv/bin/pytest "$@" || status=$?
+if ((status == 5)); then
+    echo "test.sh: pytest collected no tests; a run that tests nothing is a failure" >&2
+    exit 1
+fi
+exit "$status"
