@@ -136,6 +136,24 @@ def _check_text(text: str) -> bytes:
 # --- keys ------------------------------------------------------------------------
 
 
+def _parse_key_parts(text: str, kind: str, form: str, noun: str) -> tuple[str, int, bytes]:
+    """Split ``<name>+<hash>+<base64(0x01 || 32 bytes)>``; the base64 may itself hold '+'."""
+    parts = text.split("+", 2)
+    if len(parts) != 3:
+        raise NoteError(form.format(n=len(parts)))
+    name, hash_hex, key64 = parts
+    _check_name(name)
+    claimed = _parse_hash_hex(hash_hex, kind)
+    raw = _b64decode(key64, f"{kind} key data")
+    if not raw:
+        raise NoteError(f"{kind} key data is empty")
+    if raw[0] != ALG_ED25519:
+        raise NoteError(f"{kind} key algorithm 0x{raw[0]:02x} is not supported (only 0x01 Ed25519)")
+    if len(raw) != 33:
+        raise NoteError(f"{noun} is {len(raw) - 1} bytes, not 32")
+    return name, claimed, raw[1:]
+
+
 @dataclass(frozen=True)
 class NoteVerifier:
     """An Ed25519 note verifier key: name, key hash and 32-byte public key."""
@@ -163,25 +181,13 @@ class NoteVerifier:
     @classmethod
     def parse(cls, vkey: str) -> NoteVerifier:
         """Parse ``<name>+<hash>+<base64(0x01 || key)>``."""
-        parts = vkey.split("+", 2)
-        if len(parts) != 3:
-            raise NoteError(
-                f"verifier key must have the form <name>+<hash>+<key>, got {len(parts)} "
-                "'+'-separated parts"
-            )
-        name, hash_hex, key64 = parts
-        _check_name(name)
-        claimed = _parse_hash_hex(hash_hex, "verifier")
-        raw = _b64decode(key64, "verifier key data")
-        if not raw:
-            raise NoteError("verifier key data is empty")
-        if raw[0] != ALG_ED25519:
-            raise NoteError(
-                f"verifier key algorithm 0x{raw[0]:02x} is not supported (only 0x01 Ed25519)"
-            )
-        if len(raw) != 33:
-            raise NoteError(f"Ed25519 verifier key is {len(raw) - 1} bytes, not 32")
-        return cls(name, claimed, raw[1:])
+        name, claimed, key = _parse_key_parts(
+            vkey,
+            "verifier",
+            "verifier key must have the form <name>+<hash>+<key>, got {n} '+'-separated parts",
+            "Ed25519 verifier key",
+        )
+        return cls(name, claimed, key)
 
     def vkey(self) -> str:
         """The verifier key string."""
@@ -216,25 +222,14 @@ class NoteSigner:
         """Parse ``PRIVATE+KEY+<name>+<hash>+<base64(0x01 || seed)>`` (Go's GenerateKey format)."""
         if not skey.startswith(_PRIVATE_PREFIX):
             raise NoteError("private key string does not start with 'PRIVATE+KEY+'")
-        parts = skey[len(_PRIVATE_PREFIX) :].split("+", 2)
-        if len(parts) != 3:
-            raise NoteError(
-                "private key string must have the form PRIVATE+KEY+<name>+<hash>+<key>, "
-                f"got {len(parts)} '+'-separated parts after the prefix"
-            )
-        name, hash_hex, key64 = parts
-        _check_name(name)
-        claimed = _parse_hash_hex(hash_hex, "private")
-        raw = _b64decode(key64, "private key data")
-        if not raw:
-            raise NoteError("private key data is empty")
-        if raw[0] != ALG_ED25519:
-            raise NoteError(
-                f"private key algorithm 0x{raw[0]:02x} is not supported (only 0x01 Ed25519)"
-            )
-        if len(raw) != 33:
-            raise NoteError(f"Ed25519 private key seed is {len(raw) - 1} bytes, not 32")
-        signer = cls(name, Ed25519PrivateKey.from_private_bytes(raw[1:]))
+        name, claimed, seed = _parse_key_parts(
+            skey[len(_PRIVATE_PREFIX) :],
+            "private",
+            "private key string must have the form PRIVATE+KEY+<name>+<hash>+<key>, "
+            "got {n} '+'-separated parts after the prefix",
+            "Ed25519 private key seed",
+        )
+        signer = cls(name, Ed25519PrivateKey.from_private_bytes(seed))
         # The hash names the public key, so it can only be checked after
         # deriving that key from the seed.
         if signer.key_hash != claimed:
