@@ -221,7 +221,7 @@ def demo_seed(
             _die(f"--as-of {as_of!r} is not a date like 2026-11-23", EXIT_USAGE)
     custos = _open(db, data_dir)
     try:
-        if custos.ledger.head().size:
+        if custos.ledger.size():
             _die(
                 f"{custos.db.display_url} already holds a ledger; seed an empty database",
                 EXIT_FAILED,
@@ -232,7 +232,7 @@ def demo_seed(
         custos.ledger.clock = utc_now
         custos.ledger.checkpoint()
         typer.echo(
-            f"seeded {len(summary.clients)} clients, {custos.ledger.head().size} ledger entries, "
+            f"seeded {len(summary.clients)} clients, {custos.ledger.size()} ledger entries, "
             f"{len(summary.erased)} erased"
         )
     finally:

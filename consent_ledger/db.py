@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
@@ -48,6 +48,11 @@ class Tx:
 
     dialect: Dialect
     cursor: Any
+    _after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once the transaction has committed (never if it rolls back)."""
+        self._after_commit.append(action)
 
     def _sql(self, sql: str) -> str:
         return sql if self.dialect == "sqlite" else _pg_sql(sql)
@@ -100,8 +105,9 @@ class Database:
         conn = self._connection()
         cur = conn.cursor()
         cur.execute(begin)
+        tx = Tx(self.dialect, cur)
         try:
-            yield Tx(self.dialect, cur)
+            yield tx
         except BaseException:
             cur.execute("ROLLBACK")
             raise
@@ -109,6 +115,8 @@ class Database:
             cur.execute("COMMIT")
         finally:
             cur.close()
+        for action in tx._after_commit:
+            action()
 
     def write(self) -> Any:
         """A read-write transaction; all-or-nothing."""

@@ -1,9 +1,11 @@
 """The append-only ledger: appends, checkpoints and proofs over the database.
 
-Every append runs inside a write transaction that first locks the single ``ledger_head``
-row, so appends from any number of threads or processes are serialized: each one reads the
-size and last hash that the previous one committed and can neither fork nor skip. The
-pure parts (encoding, hashing, the Merkle frontier) live in their own modules.
+Every append runs inside a write transaction that first takes the ledger's lock (SQLite's
+``BEGIN IMMEDIATE`` write lock, a PostgreSQL transaction-scoped advisory lock), so appends
+from any number of threads or processes are serialized: each reads the last entry the
+previous one committed and can neither fork nor skip (the primary key on the index would
+refuse a fork even without the lock). The pure parts (encoding, hashing, the Merkle
+frontier) live in their own modules.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from consent_ledger.db import Database, Tx
-from consent_ledger.encoding import encode_entry, format_timestamp
+from consent_ledger.encoding import (
+    GENESIS_PREV_HASH,
+    EncodingError,
+    decode_entry,
+    encode_entry,
+    format_timestamp,
+)
 from consent_ledger.errors import InvalidRequest, LedgerCorrupt
 from consent_ledger.merkle import (
     consistency_proof,
@@ -22,22 +30,24 @@ from consent_ledger.merkle import (
     frontier_root,
     inclusion_proof,
     leaf_hash,
+    perfect_subtrees,
 )
-from consent_ledger.nodes import SqlNodeReader, is_stored, node_key
+from consent_ledger.nodes import STRIDE, SqlNodeReader, is_stored, node_key
 from consent_ledger.note import Checkpoint, NoteSigner
 
 __all__ = [
     "Appended",
     "ConsistencyProof",
-    "Head",
     "InclusionProof",
     "Ledger",
     "NewEntry",
     "StoredEntry",
+    "Tail",
     "utc_now",
 ]
 
-_HASH = 32
+# Any constant works; it only has to be the same for every Custos process on one database.
+_PG_LEDGER_LOCK = 0x637573746F73  # "custos"
 
 
 def utc_now() -> datetime:
@@ -55,12 +65,16 @@ class NewEntry:
 class Appended:
     index: int
     leaf_hash: bytes
+    timestamp: str
 
 
 @dataclass(frozen=True)
-class Head:
+class Tail:
+    """What an append needs to know about the log: its size, last hash and frontier."""
+
     size: int
     last_hash: bytes
+    last_timestamp: str
     frontier: tuple[bytes, ...]
 
     @property
@@ -72,7 +86,10 @@ class Head:
 class StoredEntry:
     index: int
     leaf: bytes
-    leaf_hash: bytes
+
+    @property
+    def leaf_hash(self) -> bytes:
+        return leaf_hash(self.leaf)
 
 
 @dataclass(frozen=True)
@@ -103,21 +120,7 @@ class ConsistencyProof:
         }
 
 
-def _split_frontier(blob: bytes) -> tuple[bytes, ...]:
-    if len(blob) % _HASH:
-        raise LedgerCorrupt("ledger head frontier is not a whole number of hashes")
-    return tuple(blob[i : i + _HASH] for i in range(0, len(blob), _HASH))
-
-
-def read_head(tx: Tx, *, lock: bool = False) -> Head:
-    suffix = tx.for_update if lock else ""
-    row = tx.one(f"SELECT size, last_hash, frontier FROM ledger_head WHERE id = 1{suffix}")  # noqa: S608 - suffix is a fixed lock clause
-    if row is None:
-        raise LedgerCorrupt("ledger head row is missing")
-    frontier = _split_frontier(bytes(row[2]))
-    if len(frontier) != int(row[0]).bit_count():
-        raise LedgerCorrupt("ledger head frontier does not match its size")
-    return Head(int(row[0]), bytes(row[1]), frontier)
+_EMPTY_TAIL = Tail(0, GENESIS_PREV_HASH, "", ())
 
 
 class Ledger:
@@ -130,20 +133,48 @@ class Ledger:
         self.db = db
         self.signer = signer
         self.clock = clock
+        # The last hash commits to the whole history through the chain, so a cached frontier
+        # is valid exactly when the log still ends in the hash it was cached under. Another
+        # process's appends (or a rolled-back transaction of ours) just miss the cache.
+        self._cached = _EMPTY_TAIL
 
     @property
     def origin(self) -> str:
         return self.signer.name
+
+    # -- the tail -----------------------------------------------------------------------
+
+    def _tail(self, tx: Tx, *, lock: bool) -> Tail:
+        if lock and tx.dialect == "postgresql":
+            # SQLite's BEGIN IMMEDIATE already holds the database's only write lock.
+            tx.execute("SELECT pg_advisory_xact_lock(?)", (_PG_LEDGER_LOCK,))
+        row = tx.one("SELECT idx, leaf FROM ledger_entries ORDER BY idx DESC LIMIT 1")
+        if row is None:
+            return _EMPTY_TAIL
+        size, leaf = int(row[0]) + 1, bytes(row[1])
+        last = leaf_hash(leaf)
+        cached = self._cached
+        if cached.size == size and cached.last_hash == last:
+            return cached
+        try:
+            timestamp = decode_entry(leaf).timestamp
+        except EncodingError as exc:
+            raise LedgerCorrupt(f"the last entry ({size - 1}) is not canonical: {exc}") from exc
+        subtrees = perfect_subtrees(0, size)
+        found = SqlNodeReader(tx).get_nodes(subtrees)
+        return Tail(size, last, timestamp, tuple(found[n] for n in subtrees))
 
     # -- writing ------------------------------------------------------------------------
 
     def append(self, tx: Tx, entries: Sequence[NewEntry]) -> list[Appended]:
         """Append inside the caller's write transaction, so the entries commit (or not)
         together with whatever state change they record."""
-        head = read_head(tx, lock=True)
-        size, prev, frontier = head.size, head.last_hash, head.frontier
-        timestamp = format_timestamp(self.clock())
-        entry_rows: list[tuple[int, bytes, bytes, str, str | None, str]] = []
+        tail = self._tail(tx, lock=True)
+        size, prev, frontier = tail.size, tail.last_hash, tail.frontier
+        # Timestamps never run backwards along the log, whatever the clocks of the writers
+        # do, so a time range is always one contiguous run of indices.
+        timestamp = max(format_timestamp(self.clock()), tail.last_timestamp)
+        entry_rows: list[tuple[int, bytes]] = []
         node_rows: list[tuple[int, bytes]] = []
         appended: list[Appended] = []
         for e in entries:
@@ -157,21 +188,23 @@ class Ledger:
             )
             h = leaf_hash(raw)
             frontier, completed = frontier_append(frontier, size, h)
-            node_rows.extend((node_key(lv, i), nh) for (lv, i), nh in completed if is_stored(lv))
-            entry_rows.append((size, raw, h, e.type, e.subject, timestamp))
-            appended.append(Appended(size, h))
+            if len(completed) > STRIDE:
+                node_rows.extend(
+                    (node_key(lv, i), nh) for (lv, i), nh in completed if is_stored(lv)
+                )
+            entry_rows.append((size, raw))
+            appended.append(Appended(size, h, timestamp))
             size, prev = size + 1, h
-        tx.executemany(
-            "INSERT INTO ledger_entries (idx, leaf, leaf_hash, entry_type, subject, recorded_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            entry_rows,
-        )
+        if len(entry_rows) == 1:
+            tx.execute("INSERT INTO ledger_entries (idx, leaf) VALUES (?, ?)", entry_rows[0])
+        else:
+            tx.executemany("INSERT INTO ledger_entries (idx, leaf) VALUES (?, ?)", entry_rows)
         tx.executemany("INSERT INTO ledger_nodes (nid, hash) VALUES (?, ?)", node_rows)
-        tx.execute(
-            "UPDATE ledger_head SET size = ?, last_hash = ?, frontier = ? WHERE id = 1",
-            (size, prev, b"".join(frontier)),
-        )
+        tx.after_commit(lambda: self._remember(Tail(size, prev, timestamp, frontier)))
         return appended
+
+    def _remember(self, tail: Tail) -> None:
+        self._cached = tail
 
     def record(self, *entries: NewEntry) -> list[Appended]:
         """Append in a transaction of its own; returns once the entries are durable."""
@@ -181,23 +214,28 @@ class Ledger:
     def checkpoint(self) -> str:
         """The signed note for the current tree, signing a new one if the tree has grown."""
         with self.db.write() as tx:
-            head = read_head(tx, lock=True)
+            tail = self._tail(tx, lock=True)
             latest = tx.one("SELECT size, note FROM ledger_checkpoints ORDER BY size DESC LIMIT 1")
-            if latest is not None and int(latest[0]) == head.size:
+            if latest is not None and int(latest[0]) == tail.size:
                 return str(latest[1])
-            root = head.root
-            note = self.signer.sign(Checkpoint(self.origin, head.size, root).body())
+            root = tail.root
+            note = self.signer.sign(Checkpoint(self.origin, tail.size, root).body())
             tx.execute(
                 "INSERT INTO ledger_checkpoints (size, root, note, created_at) VALUES (?, ?, ?, ?)",
-                (head.size, root, note, format_timestamp(self.clock())),
+                (tail.size, root, note, format_timestamp(self.clock())),
             )
             return note
 
     # -- reading ------------------------------------------------------------------------
 
-    def head(self) -> Head:
+    def tail(self) -> Tail:
         with self.db.read() as tx:
-            return read_head(tx)
+            return self._tail(tx, lock=False)
+
+    def size(self) -> int:
+        with self.db.read() as tx:
+            row = tx.one("SELECT MAX(idx) FROM ledger_entries")
+        return 0 if row is None or row[0] is None else int(row[0]) + 1
 
     def latest_checkpoint(self) -> tuple[int, str] | None:
         with self.db.read() as tx:
@@ -205,16 +243,15 @@ class Ledger:
         return None if row is None else (int(row[0]), str(row[1]))
 
     def _proof_size(self, tx: Tx, tree_size: int | None) -> int:
-        head = read_head(tx)
         if tree_size is None:
             row = tx.one("SELECT MAX(size) FROM ledger_checkpoints")
             if row is None or row[0] is None:
                 raise InvalidRequest("the ledger has no signed checkpoint yet", field="tree_size")
             return int(row[0])
-        if not 0 < tree_size <= head.size:
-            raise InvalidRequest(
-                f"tree_size {tree_size} is outside 1..{head.size}", field="tree_size"
-            )
+        row = tx.one("SELECT MAX(idx) FROM ledger_entries")
+        size = 0 if row is None or row[0] is None else int(row[0]) + 1
+        if not 0 < tree_size <= size:
+            raise InvalidRequest(f"tree_size {tree_size} is outside 1..{size}", field="tree_size")
         return tree_size
 
     def inclusion_proof(self, index: int, tree_size: int | None = None) -> InclusionProof:
@@ -246,12 +283,11 @@ class Ledger:
             stop = position + batch if end is None else min(end, position + batch)
             with self.db.read() as tx:
                 rows = tx.all(
-                    "SELECT idx, leaf, leaf_hash FROM ledger_entries"
-                    " WHERE idx >= ? AND idx < ? ORDER BY idx",
+                    "SELECT idx, leaf FROM ledger_entries WHERE idx >= ? AND idx < ? ORDER BY idx",
                     (position, stop),
                 )
             if not rows:
                 return
-            for idx, leaf, h in rows:
-                yield StoredEntry(int(idx), bytes(leaf), bytes(h))
+            for idx, leaf in rows:
+                yield StoredEntry(int(idx), bytes(leaf))
             position = stop

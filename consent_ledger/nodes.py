@@ -1,6 +1,6 @@
 """Where Merkle subtree hashes live in the database, and how proofs read them.
 
-Leaf hashes sit in ``ledger_entries.leaf_hash``. Of the internal perfect subtrees only those
+Leaf hashes are recomputed from ``ledger_entries.leaf``. Of the internal perfect subtrees only those
 at levels 4, 8, 12, ... are stored (``ledger_nodes``), about one row per 15 entries instead
 of one per entry, which keeps batched appends close to raw insert speed. Any other subtree
 is folded from at most 8 stored children, so a proof still costs two indexed queries.
@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from consent_ledger.db import Tx
 from consent_ledger.errors import LedgerCorrupt
-from consent_ledger.merkle import NodeId, node_hash
+from consent_ledger.merkle import NodeId, leaf_hash, node_hash
 
 __all__ = ["STRIDE", "SqlNodeReader", "is_stored", "node_key"]
 
@@ -68,11 +68,11 @@ class SqlNodeReader:
         found: dict[NodeId, bytes] = {}
         if leaves:
             marks = ",".join("?" * len(leaves))
-            for idx, h in self._tx.all(
-                f"SELECT idx, leaf_hash FROM ledger_entries WHERE idx IN ({marks})",  # noqa: S608 - only ? marks are interpolated
+            for idx, leaf in self._tx.all(
+                f"SELECT idx, leaf FROM ledger_entries WHERE idx IN ({marks})",  # noqa: S608 - only ? marks are interpolated
                 leaves,
             ):
-                found[(0, idx)] = bytes(h)
+                found[(0, idx)] = leaf_hash(bytes(leaf))
         if inner:
             marks = ",".join("?" * len(inner))
             for nid, h in self._tx.all(

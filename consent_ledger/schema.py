@@ -7,7 +7,7 @@ write path relies on.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Integer, LargeBinary, Text
+from sqlalchemy import BigInteger, Column, Integer, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -15,7 +15,6 @@ __all__ = [
     "ConsentRow",
     "LedgerCheckpointRow",
     "LedgerEntryRow",
-    "LedgerHeadRow",
     "LedgerNodeRow",
     "MetaRow",
     "VaultKeyRow",
@@ -71,24 +70,16 @@ class VaultValueRow(SQLModel, table=True):
 
 
 class LedgerEntryRow(SQLModel, table=True):
-    """One entry: its canonical bytes, plus columns copied out of them for queries.
+    """One entry: its index and its canonical bytes, nothing else.
 
-    The copies (hash, type, subject, time) are conveniences; the verifier recomputes them
-    from ``leaf`` and reports any disagreement.
+    Every other fact about an entry (its hash, type, subject, time) is derived from these
+    bytes, so there is nothing to drift out of step, and appends write as little as a raw
+    insert. Queries by client, app or time go to the derived audit index.
     """
 
     __tablename__ = "ledger_entries"
-    __table_args__ = (
-        Index("ix_ledger_entries_subject", "subject", "idx"),
-        Index("ix_ledger_entries_type", "entry_type", "idx"),
-        Index("ix_ledger_entries_recorded_at", "recorded_at"),
-    )
     idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     leaf: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    leaf_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    entry_type: str = Field(sa_column=Column(Text, nullable=False))
-    subject: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    recorded_at: str = Field(sa_column=Column(Text, nullable=False))
 
 
 class LedgerNodeRow(SQLModel, table=True):
@@ -97,17 +88,6 @@ class LedgerNodeRow(SQLModel, table=True):
     __tablename__ = "ledger_nodes"
     nid: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-
-
-class LedgerHeadRow(SQLModel, table=True):
-    """The single row every append locks: size, last leaf hash and the right-edge frontier."""
-
-    __tablename__ = "ledger_head"
-    __table_args__ = (CheckConstraint("id = 1", name="ck_ledger_head_single_row"),)
-    id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
-    size: int = Field(sa_column=Column(BigInteger, nullable=False))
-    last_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    frontier: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class LedgerCheckpointRow(SQLModel, table=True):

@@ -1,21 +1,29 @@
 """The offline verifier: checks a Custos ledger with no trust in the server or its hashes.
 
-It reads the database read-only, recomputes every leaf hash from the stored canonical
-bytes, the hash chain, the Merkle tree and the signature of every stored checkpoint, and,
-given an auditor's older checkpoint, proves the current log extends it. It imports only
-the pure format modules (encoding, merkle, note), never the service.
+It reads the database read-only through the plain database driver, recomputes every leaf
+hash from the stored canonical bytes, the hash chain, the Merkle tree and the signature of
+every stored checkpoint, and, given an auditor's older checkpoint, proves the current log
+extends it. It imports only the pure format modules (encoding, merkle, note), never the
+service.
+
+Entries are checked in aligned chunks of 2**16; on a large log the chunks run in worker
+processes (one per core), each returning its leaf hashes and the levels of its subtrees,
+and the chunks are stitched together here: chain links across chunk edges, upper levels.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+import os
+import sqlite3
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import make_url
 
 from consent_ledger.encoding import GENESIS_PREV_HASH, EncodingError, decode_entry
 from consent_ledger.merkle import (
@@ -38,15 +46,12 @@ __all__ = [
     "verify_ledger",
 ]
 
-_BATCH = 20_000
-
-
-class VerificationFailed(Exception):
-    """The ledger is not what it claims; ``problem`` names the first thing found wrong."""
-
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(str(problem))
-        self.problem = problem
+CHUNK_LEVEL = 16
+CHUNK = 1 << CHUNK_LEVEL
+# Below this many entries, starting worker processes costs more than it saves.
+PARALLEL_FROM = 4 * CHUNK
+_FETCH = 10_000
+_H = 32
 
 
 class NotVerifiable(Exception):
@@ -63,103 +68,241 @@ class Problem:
         return where + self.message
 
 
+class VerificationFailed(Exception):
+    """The ledger is not what it claims; ``problem`` names the first thing found wrong."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
 @dataclass(frozen=True)
 class Report:
     size: int
     root: bytes
     checkpoints: int
     unsigned_tail: int
-    notes: tuple[str, ...] = field(default=())
-
-
-class _LevelNodes:
-    """Every perfect subtree of the tree, built level by level from the leaf hashes."""
-
-    def __init__(self, leaves: list[bytes]) -> None:
-        levels = [leaves]
-        sha = hashlib.sha256
-        while len(levels[-1]) > 1:
-            below = levels[-1]
-            it = iter(below[: len(below) & ~1])
-            levels.append([sha(b"\x01" + a + b).digest() for a, b in zip(it, it, strict=True)])
-        self.levels = levels
-
-    def get_nodes(self, ids: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
-        return {(lv, i): self.levels[lv][i] for lv, i in ids}
-
-    def root(self, size: int) -> bytes:
-        if size == 0:
-            return EMPTY_ROOT
-        hashes = [self.levels[lv][i] for lv, i in perfect_subtrees(0, size)]
-        acc = hashes[-1]
-        for h in reversed(hashes[:-1]):
-            acc = node_hash(h, acc)
-        return acc
 
 
 def _fail(message: str, index: int | None = None) -> VerificationFailed:
     return VerificationFailed(Problem(message, index))
 
 
-def _rows(conn: Connection) -> Iterator[Sequence[Any]]:
-    last = -1
-    while True:
-        batch = conn.execute(
-            text(
-                "SELECT idx, leaf, leaf_hash, entry_type, subject, recorded_at"
-                " FROM ledger_entries WHERE idx > :last ORDER BY idx LIMIT :n"
-            ),
-            {"last": last, "n": _BATCH},
-        ).all()
-        if not batch:
-            return
-        yield from batch
-        last = int(batch[-1][0])
+# -- database access (driver level: no ORM, read-only) ------------------------------------
 
 
-def _check_entries(conn: Connection) -> tuple[list[bytes], bytes]:
+def _connect_raw(url: str) -> Any:
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        path = parsed.database
+        if not path or not Path(path).is_file():
+            raise NotVerifiable(f"no SQLite database file at {path!r}")
+        # Read-only: the verifier can never change what it checks.
+        return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    if backend == "postgresql":
+        import psycopg
+
+        dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+        conn = psycopg.connect(dsn, autocommit=False)
+        conn.read_only = True
+        return conn
+    raise NotVerifiable(f"unsupported database URL scheme {parsed.drivername!r}")
+
+
+def _placeholder(conn: Any) -> str:
+    return "?" if isinstance(conn, sqlite3.Connection) else "%s"
+
+
+def _tables(conn: Any) -> set[str]:
+    cur = conn.cursor()
+    if isinstance(conn, sqlite3.Connection):
+        cur.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    else:
+        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+    return {str(r[0]) for r in cur.fetchall()}
+
+
+def _open(url: str) -> Any:
+    shown = make_url(url).render_as_string(hide_password=True)
+    try:
+        conn = _connect_raw(url)
+        tables = _tables(conn)
+    except NotVerifiable:
+        raise
+    except Exception as exc:
+        raise NotVerifiable(f"cannot read {shown}: {type(exc).__name__}") from exc
+    needed = {"custos_meta", "ledger_entries", "ledger_checkpoints"}
+    if not needed <= tables:
+        conn.close()
+        raise NotVerifiable(
+            f"{shown} is not a Custos database "
+            f"(missing tables: {', '.join(sorted(needed - tables))})"
+        )
+    return conn
+
+
+def stored_verifier_key(url: str) -> str | None:
+    """The verifier key the database claims for itself (trust on first use only)."""
+    conn = _open(url)
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT value FROM custos_meta WHERE key = 'verifier_key'")
+        row = cur.fetchone()
+        return None if row is None else str(row[0])
+    finally:
+        conn.close()
+
+
+def _broken_link(index: int) -> Problem:
+    # The chain cannot tell which side of a broken link was altered; name the earlier one.
+    return Problem(
+        f"its hash is not the prev_hash that entry {index} records (one of the two was altered)",
+        index - 1,
+    )
+
+
+# -- one chunk of entries -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    start: int
+    count: int
+    first_prev: bytes
+    last_hash: bytes
+    levels: tuple[bytes, ...]  # level k: concatenated hashes of its perfect subtrees
+    problem: Problem | None
+
+
+def _levels(leaves: bytes, count: int) -> tuple[bytes, ...]:
     sha = hashlib.sha256
-    leaves: list[bytes] = []
+    levels = [leaves]
+    below, n = leaves, count
+    while n > 1:
+        pairs = n // 2
+        up = b"".join(
+            sha(b"\x01" + below[i : i + 2 * _H]).digest() for i in range(0, pairs * 2 * _H, 2 * _H)
+        )
+        levels.append(up)
+        below, n = up, pairs
+    return tuple(levels)
+
+
+def _check_chunk(url: str, start: int, end: int) -> _Chunk:
+    conn = _connect_raw(url)
+    try:
+        cur = conn.cursor()
+        p = _placeholder(conn)
+        cur.execute(
+            f"SELECT idx, leaf FROM ledger_entries WHERE idx >= {p} AND idx < {p} ORDER BY idx",  # noqa: S608 - placeholders only
+            (start, end),
+        )
+        sha = hashlib.sha256
+        hashes: list[bytes] = []
+        append = hashes.append
+        first_prev = prev = b""
+        expected = start
+        problem: Problem | None = None
+        while problem is None and (rows := cur.fetchmany(_FETCH)):
+            for idx, leaf in rows:
+                if idx != expected:
+                    problem = Problem(
+                        f"found index {idx} where {expected} belongs: an entry is missing or "
+                        "reordered",
+                        expected,
+                    )
+                    break
+                raw = bytes(leaf)
+                try:
+                    entry = decode_entry(raw)
+                except EncodingError as exc:
+                    problem = Problem(f"bytes are not a canonical entry ({exc})", idx)
+                    break
+                if entry.index != idx:
+                    problem = Problem(f"its bytes say index {entry.index}", idx)
+                    break
+                if idx == start:
+                    first_prev = entry.prev_hash
+                elif entry.prev_hash != prev:
+                    problem = _broken_link(idx)
+                    break
+                prev = sha(b"\x00" + raw).digest()
+                append(prev)
+                expected += 1
+    finally:
+        conn.close()
+    count = len(hashes)
+    return _Chunk(start, count, first_prev, prev, _levels(b"".join(hashes), count), problem)
+
+
+# -- the whole tree -----------------------------------------------------------------------
+
+
+class _Tree:
+    """Every perfect subtree of the log, stored level by level as concatenated hashes."""
+
+    def __init__(self, chunks: Sequence[_Chunk]) -> None:
+        depth = max((len(c.levels) for c in chunks), default=0)
+        levels = [b"".join(c.levels[k] for c in chunks if k < len(c.levels)) for k in range(depth)]
+        if levels:
+            top = _levels(levels[-1], len(levels[-1]) // _H)
+            levels.extend(top[1:])
+        self.levels = levels
+
+    def node(self, level: int, index: int) -> bytes:
+        return self.levels[level][index * _H : (index + 1) * _H]
+
+    def get_nodes(self, ids: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
+        return {(lv, i): self.node(lv, i) for lv, i in ids}
+
+    def root(self, size: int) -> bytes:
+        if size == 0:
+            return EMPTY_ROOT
+        hashes = [self.node(lv, i) for lv, i in perfect_subtrees(0, size)]
+        acc = hashes[-1]
+        for h in reversed(hashes[:-1]):
+            acc = node_hash(h, acc)
+        return acc
+
+
+def _log_size(conn: Any) -> int:
+    cur = conn.cursor()
+    cur.execute("SELECT MAX(idx), COUNT(*) FROM ledger_entries")
+    top, count = cur.fetchone()
+    size = 0 if top is None else int(top) + 1
+    # A gap shows up as MAX+1 > COUNT; the chunk scan names where it is.
+    return max(size, int(count))
+
+
+def _check_entries(url: str, size: int, workers: int) -> tuple[_Tree, int]:
+    ranges = [(s, min(size, s + CHUNK)) for s in range(0, size, CHUNK)]
+    if workers > 1 and size >= PARALLEL_FROM:
+        # fork: the children inherit the loaded modules instead of importing them again.
+        with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+            chunks = list(pool.map(_check_chunk, [url] * len(ranges), *zip(*ranges, strict=True)))
+    else:
+        chunks = [_check_chunk(url, s, e) for s, e in ranges]
     prev = GENESIS_PREV_HASH
-    for position, (idx, leaf, stored_hash, etype, subject, recorded_at) in enumerate(_rows(conn)):
-        if idx != position:
-            raise _fail(
-                f"found index {idx} where {position} belongs: an entry is missing or reordered",
-                position,
-            )
-        raw = bytes(leaf)
-        try:
-            entry = decode_entry(raw)
-        except EncodingError as exc:
-            raise _fail(f"bytes are not a canonical entry ({exc})", position) from exc
-        if entry.index != position:
-            raise _fail(f"its bytes say index {entry.index}", position)
-        if entry.prev_hash != prev:
-            raise _fail("prev_hash is not the hash of the entry before it", position)
-        h = sha(b"\x00" + raw).digest()
-        if h != bytes(stored_hash):
-            raise _fail("the stored leaf hash is not the hash of its bytes", position)
-        if (etype, subject, recorded_at) != (entry.type, entry.subject, entry.timestamp):
-            raise _fail("its query columns disagree with its bytes", position)
-        leaves.append(h)
-        prev = h
-    return leaves, prev
-
-
-def _check_head(conn: Connection, size: int, last: bytes) -> None:
-    row = conn.execute(text("SELECT size, last_hash FROM ledger_head WHERE id = 1")).first()
-    if row is None:
-        raise _fail("the ledger head row is missing")
-    if int(row[0]) != size:
-        raise _fail(f"the ledger head says {row[0]} entries but {size} are stored")
-    if bytes(row[1]) != last:
-        raise _fail("the ledger head's last hash is not the hash of the last entry")
+    for chunk in chunks:
+        if chunk.count and chunk.first_prev != prev:
+            raise VerificationFailed(_broken_link(chunk.start))
+        if chunk.problem is not None:
+            raise VerificationFailed(chunk.problem)
+        if chunk.count != CHUNK and chunk is not chunks[-1]:
+            raise _fail("an entry is missing", chunk.start + chunk.count)
+        prev = chunk.last_hash
+    total = sum(c.count for c in chunks)
+    return _Tree(chunks), total
 
 
 def _check_checkpoints(
-    conn: Connection, tree: _LevelNodes, size: int, verifiers: Sequence[NoteVerifier]
-) -> int:
-    rows = conn.execute(text("SELECT size, root, note FROM ledger_checkpoints ORDER BY size")).all()
+    conn: Any, tree: _Tree, size: int, verifiers: Sequence[NoteVerifier]
+) -> tuple[int, int]:
+    cur = conn.cursor()
+    cur.execute("SELECT size, root, note FROM ledger_checkpoints ORDER BY size")
+    rows = cur.fetchall()
+    good = 0  # the largest checkpointed size whose root matched
     for stored_size, stored_root, note in rows:
         try:
             cp = open_checkpoint(str(note), verifiers)
@@ -173,11 +316,15 @@ def _check_checkpoints(
                 "the log was truncated"
             )
         if tree.root(cp.size) != cp.root_hash:
-            raise _fail(f"the signed root at size {cp.size} does not match the entries")
-    return len(rows)
+            raise _fail(
+                f"the signed root at size {cp.size} does not match entries {good} to "
+                f"{cp.size - 1}: one of them was altered"
+            )
+        good = cp.size
+    return len(rows), max((int(r[0]) for r in rows), default=0)
 
 
-def _check_older(checkpoint: Checkpoint, tree: _LevelNodes, size: int, root: bytes) -> None:
+def _check_older(checkpoint: Checkpoint, tree: _Tree, size: int, root: bytes) -> None:
     if checkpoint.size > size:
         raise _fail(
             f"the given checkpoint covers {checkpoint.size} entries but the log has only {size}: "
@@ -195,55 +342,15 @@ def _check_older(checkpoint: Checkpoint, tree: _LevelNodes, size: int, root: byt
         ) from exc
 
 
-def _connect(url: str) -> Connection:
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if not parsed.database or not Path(parsed.database).is_file():
-            raise NotVerifiable(f"no SQLite database file at {parsed.database!r}")
-        # Read-only URI: the verifier can never change what it checks.
-        engine = create_engine(
-            f"sqlite:///file:{parsed.database}?mode=ro&uri=true",
-        )
-    else:
-        engine = create_engine(url)
-    try:
-        conn = engine.connect()
-        tables = set(inspect(conn).get_table_names())
-        conn.rollback()
-    except Exception as exc:
-        engine.dispose()
-        raise NotVerifiable(
-            f"cannot open {parsed.render_as_string(hide_password=True)}: {type(exc).__name__}"
-        ) from exc
-    needed = {"custos_meta", "ledger_entries", "ledger_head", "ledger_checkpoints"}
-    if not needed <= tables:
-        _close(conn)
-        raise NotVerifiable(
-            f"{parsed.render_as_string(hide_password=True)} is not a Custos database "
-            f"(missing tables: {', '.join(sorted(needed - tables))})"
-        )
-    return conn
-
-
-def _close(conn: Connection) -> None:
-    engine = conn.engine
-    conn.close()
-    engine.dispose()
-
-
-def stored_verifier_key(url: str) -> str | None:
-    """The verifier key the database claims for itself (trust on first use only)."""
-    conn = _connect(url)
-    try:
-        row = conn.execute(text("SELECT value FROM custos_meta WHERE key = 'verifier_key'")).first()
-        return None if row is None else str(row[0])
-    finally:
-        _close(conn)
-
-
-def verify_ledger(url: str, verifier_key: str, older_checkpoint: str | None = None) -> Report:
+def verify_ledger(
+    url: str,
+    verifier_key: str,
+    older_checkpoint: str | None = None,
+    *,
+    workers: int | None = None,
+) -> Report:
     """Verify everything; raise VerificationFailed naming the first problem."""
-    conn = _connect(url)
+    conn = _open(url)
     try:
         try:
             verifier = NoteVerifier.parse(verifier_key)
@@ -255,16 +362,12 @@ def verify_ledger(url: str, verifier_key: str, older_checkpoint: str | None = No
                 older = open_checkpoint(older_checkpoint, [verifier], origin=verifier.name)
             except NoteError as exc:
                 raise _fail(f"the given checkpoint does not verify: {exc}") from exc
-        with conn.begin():
-            leaves, last = _check_entries(conn)
-            tree = _LevelNodes(leaves)
-            size = len(leaves)
-            root = tree.root(size)
-            _check_head(conn, size, last)
-            count = _check_checkpoints(conn, tree, size, [verifier])
-            signed = conn.execute(text("SELECT MAX(size) FROM ledger_checkpoints")).scalar()
-            if older is not None:
-                _check_older(older, tree, size, root)
+        size = _log_size(conn)
+        tree, size = _check_entries(url, size, workers or os.cpu_count() or 1)
+        root = tree.root(size)
+        count, signed = _check_checkpoints(conn, tree, size, [verifier])
+        if older is not None:
+            _check_older(older, tree, size, root)
     finally:
-        _close(conn)
-    return Report(size, root, count, size - int(signed or 0))
+        conn.close()
+    return Report(size, root, count, size - signed)

@@ -48,7 +48,7 @@ def test_entries_chain_and_match_the_merkle_root(custos: Custos) -> None:
         assert entry.prev_hash == prev
         assert s.leaf_hash == leaf_hash(s.leaf)
         prev = s.leaf_hash
-    assert custos.ledger.head().root == root_from_leaf_hashes([s.leaf_hash for s in stored])
+    assert custos.ledger.tail().root == root_from_leaf_hashes([s.leaf_hash for s in stored])
 
 
 def test_checkpoint_is_signed_and_reused_until_the_log_grows(custos: Custos) -> None:
@@ -60,7 +60,7 @@ def test_checkpoint_is_signed_and_reused_until_the_log_grows(custos: Custos) -> 
     assert (cp.origin, cp.size, cp.root_hash) == (
         custos.ledger.origin,
         10,
-        custos.ledger.head().root,
+        custos.ledger.tail().root,
     )
     _fill(custos, 1)
     assert _checkpoint(custos).size == 11
@@ -111,10 +111,10 @@ def test_proof_requests_out_of_range_are_refused(custos: Custos) -> None:
 def test_failed_append_writes_nothing(custos: Custos) -> None:
     """An entry that cannot be encoded aborts the whole batch; the head stays put."""
     _fill(custos, 3)
-    before = custos.ledger.head()
+    before = custos.ledger.tail()
     with pytest.raises(ValueError, match="float"):
         custos.ledger.record(NewEntry("ok", None, {}), NewEntry("bad", None, {"x": 0.5}))
-    assert custos.ledger.head() == before
+    assert custos.ledger.tail() == before
     assert len(list(custos.ledger.entries())) == 3
 
 
@@ -165,4 +165,4 @@ def test_concurrent_processes_never_fork_or_skip(
         assert p.exitcode == 0
     stored = list(custos.ledger.entries())
     assert [s.index for s in stored] == list(range(120))
-    assert custos.ledger.head().root == root_from_leaf_hashes([s.leaf_hash for s in stored])
+    assert custos.ledger.tail().root == root_from_leaf_hashes([s.leaf_hash for s in stored])

@@ -22,7 +22,7 @@ def _seed(tmp_path: Path, name: str) -> tuple[bytes, list[str]]:
     try:
         seed_population(custos.registry, clock, clients=40, seed=3, as_of=AS_OF)
         types = [decode_entry(e.leaf).type for e in custos.ledger.entries()]
-        return custos.ledger.head().root, types
+        return custos.ledger.tail().root, types
     finally:
         custos.close()
 

@@ -66,22 +66,7 @@ def test_changed_entry_byte_is_detected(built: tuple[str, str], index: int) -> N
     (leaf,) = _sql(url, "SELECT leaf FROM ledger_entries WHERE idx = :i", {"i": index})[0]
     forged = bytes(leaf).replace(b'"ok"', b'"OK"')
     _sql(url, "UPDATE ledger_entries SET leaf = :l WHERE idx = :i", {"l": forged, "i": index})
-    assert f"entry {index}" in _fails(url, key)
-
-
-def test_changed_entry_with_matching_stored_hash_is_detected(built: tuple[str, str]) -> None:
-    """A forger who also rewrites the stored hash is caught by the chain and the root."""
-    url, key = built
-    import hashlib
-
-    (leaf,) = _sql(url, "SELECT leaf FROM ledger_entries WHERE idx = :i", {"i": SIZE - 1})[0]
-    forged = bytes(leaf).replace(b'"ok"', b'"OK"')
-    _sql(
-        url,
-        "UPDATE ledger_entries SET leaf = :l, leaf_hash = :h WHERE idx = :i",
-        {"l": forged, "h": hashlib.sha256(b"\0" + forged).digest(), "i": SIZE - 1},
-    )
-    _fails(url, key)
+    assert str(index) in _fails(url, key)
 
 
 def test_deleted_entry_is_detected(built: tuple[str, str]) -> None:
@@ -94,29 +79,19 @@ def test_deleted_entry_is_detected(built: tuple[str, str]) -> None:
 def test_swapped_entries_are_detected(built: tuple[str, str]) -> None:
     """Two entries swapped (with their index columns) break the chain."""
     url, key = built
-    rows = _sql(url, "SELECT idx, leaf, leaf_hash FROM ledger_entries WHERE idx IN (3, 4)")
+    rows = _sql(url, "SELECT idx, leaf FROM ledger_entries WHERE idx IN (3, 4)")
     a, b = sorted(rows)
-    _sql(
-        url,
-        "UPDATE ledger_entries SET leaf = :l, leaf_hash = :h WHERE idx = 3",
-        {"l": b[1], "h": b[2]},
-    )
-    _sql(
-        url,
-        "UPDATE ledger_entries SET leaf = :l, leaf_hash = :h WHERE idx = 4",
-        {"l": a[1], "h": a[2]},
-    )
+    _sql(url, "UPDATE ledger_entries SET leaf = :l WHERE idx = 3", {"l": b[1]})
+    _sql(url, "UPDATE ledger_entries SET leaf = :l WHERE idx = 4", {"l": a[1]})
     assert "entry 3" in _fails(url, key)
 
 
 def test_truncated_log_below_a_checkpoint_is_detected(built: tuple[str, str]) -> None:
-    """Deleting the tail (and fixing the head) still contradicts the signed checkpoint."""
+    """Deleting the tail (and the checkpoints above it) cannot fool an auditor's checkpoint."""
     url, key = built
     older = _sql(url, "SELECT note FROM ledger_checkpoints ORDER BY size DESC")[0][0]
     _sql(url, "DELETE FROM ledger_entries WHERE idx >= 30")
     _sql(url, "DELETE FROM ledger_checkpoints WHERE size > 30")
-    (last,) = _sql(url, "SELECT leaf_hash FROM ledger_entries WHERE idx = 29")[0]
-    _sql(url, "UPDATE ledger_head SET size = 30, last_hash = :h", {"h": last})
     # The database's own records now look consistent; the auditor's checkpoint is not fooled.
     verify_ledger(url, key)
     _fails(url, key, older, match="truncated")
@@ -130,11 +105,6 @@ def test_rewritten_history_is_not_consistent_with_an_older_checkpoint(
     older = _sql(url, "SELECT note FROM ledger_checkpoints ORDER BY size")[0][0]
     for table in ("ledger_entries", "ledger_nodes", "ledger_checkpoints"):
         _sql(url, f"DELETE FROM {table}")  # noqa: S608 - fixed table names
-    _sql(
-        url,
-        "UPDATE ledger_head SET size = 0, last_hash = :z, frontier = :e",
-        {"z": bytes(32), "e": b""},
-    )
     custos = open_custos(ledger_settings(database_url=url, data_dir=data_dir), clock=clock)
     try:
         for i in range(SIZE + 5):
@@ -144,19 +114,6 @@ def test_rewritten_history_is_not_consistent_with_an_older_checkpoint(
         custos.close()
     verify_ledger(url, key)
     _fails(url, key, older, match="not a consistent extension")
-
-
-@pytest.mark.parametrize(
-    ("column", "value"),
-    [("entry_type", "forged"), ("subject", "c_other"), ("recorded_at", "2000-01-01T00:00:00Z")],
-)
-def test_query_columns_must_match_the_bytes(
-    built: tuple[str, str], column: str, value: str
-) -> None:
-    """The convenience columns auditors query by cannot drift from the signed bytes."""
-    url, key = built
-    _sql(url, f"UPDATE ledger_entries SET {column} = :v WHERE idx = 5", {"v": value})  # noqa: S608
-    assert "entry 5" in _fails(url, key, match="columns")
 
 
 def test_forged_checkpoint_signature_is_detected(built: tuple[str, str]) -> None:
