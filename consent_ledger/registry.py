@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+import structlog
 
 from consent_ledger import consent as sm
 from consent_ledger.catalogue import Catalogue
@@ -21,6 +22,8 @@ from consent_ledger.ledger import Appended, Ledger, NewEntry
 from consent_ledger.vault import Vault
 
 __all__ = ["ConsentRegistry", "Recorded", "new_client_id"]
+
+log = structlog.get_logger(__name__)
 
 
 def new_client_id() -> str:
@@ -85,7 +88,12 @@ class ConsentRegistry:
             self._require_client(tx, client_id)
             self.vault.put(tx, client_id, values, format_timestamp(self._now()))
             body = {"categories": sorted(values), "by": by}
-            return self.ledger.append(tx, [NewEntry("data_collected", client_id, body)])[0]
+            appended = self.ledger.append(tx, [NewEntry("data_collected", client_id, body)])[0]
+        # Category names only: the values themselves never reach a log line.
+        log.info(
+            "data_collected", client_id=client_id, categories=sorted(values), index=appended.index
+        )
+        return appended
 
     def read_values(self, client_id: str, categories: Iterable[str]) -> dict[str, Any]:
         with self.db.read() as tx:
@@ -117,6 +125,7 @@ class ConsentRegistry:
             body = {"destroyed": ["vault_key", "vault_values", "consent"]}
             appended = self.ledger.append(tx, [NewEntry("data_erased", client_id, body)])[0]
         self.db.purge_freed_pages()
+        log.info("client_erased", client_id=client_id, index=appended.index)
         return appended
 
     # -- consent ------------------------------------------------------------------------
@@ -169,6 +178,12 @@ class ConsentRegistry:
             entries.append(NewEntry(transition.event.value, client_id, transition.ledger_body()))
             self._store(tx, client_id, transition.after)
             appended = self.ledger.append(tx, entries)
+        log.info(
+            "consent_changed",
+            client_id=client_id,
+            entry_type=transition.event.value,
+            index=appended[-1].index,
+        )
         return Recorded(transition, tuple(appended))
 
     def grant(

@@ -1,0 +1,200 @@
+"""The shape of a policy file (``policies/firm.yaml``), as strict pydantic models.
+
+Unknown keys are errors, scalars are never coerced (``"2"`` is not a level, ``yes`` is not a
+name) and every rule carries an ``id`` and a ``why``. Cross-references to the catalogue are
+checked by the loader, which knows the catalogue and the line of every YAML node.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    StrictInt,
+    StringConstraints,
+    model_validator,
+)
+
+from policies.decision import (
+    CONSENT_RULE_CODES,
+    FORBID_CODES,
+    Obligation,
+    ObligationKind,
+    ReasonCode,
+)
+
+__all__ = [
+    "ConsentRule",
+    "DepartmentDef",
+    "DpvSection",
+    "DpvTerm",
+    "Forbid",
+    "ObligationRule",
+    "Permit",
+    "PolicyDocument",
+    "ProofRule",
+]
+
+Name = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z][a-z0-9_]*$")]
+CategoryKey = Annotated[
+    str, StringConstraints(strict=True, pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
+]
+RuleId = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z][a-z0-9-]*$", max_length=64)]
+Text = Annotated[str, StringConstraints(strict=True, min_length=1)]
+Curie = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z][a-z0-9-]*:[A-Za-z][A-Za-z0-9]*$")]
+Iri = Annotated[str, StringConstraints(strict=True, pattern=r"^https://\S+[#/]$")]
+Level = Annotated[StrictInt, Field(ge=1, le=4)]
+Names = Annotated[tuple[Name, ...], Field(min_length=1)]
+CategoryKeys = Annotated[tuple[CategoryKey, ...], Field(min_length=1)]
+
+_MAX_RETAIN_DAYS = 36_500
+# requires_proof is not listed: it comes only from a `proofs` rule, in the stage it names.
+_BARE_OBLIGATIONS = ("log", "mask", "aggregate_only", "federated_only")
+
+
+def _parse_obligation(raw: Any) -> Obligation:
+    if isinstance(raw, str) and raw in _BARE_OBLIGATIONS:
+        return Obligation(ObligationKind(raw))
+    if isinstance(raw, dict) and list(raw) == ["retain_days"]:
+        days = raw["retain_days"]
+        if type(days) is int and 1 <= days <= _MAX_RETAIN_DAYS:
+            return Obligation(ObligationKind.RETAIN_DAYS, days)
+        raise ValueError(f"retain_days must be a whole number of days from 1 to {_MAX_RETAIN_DAYS}")
+    known = ", ".join(_BARE_OBLIGATIONS)
+    raise ValueError(f"unknown obligation {raw!r}; use one of {known} or {{retain_days: N}}")
+
+
+ObligationSpec = Annotated[
+    Obligation,
+    PlainValidator(_parse_obligation),
+    PlainSerializer(lambda ob: ob.to_json(), return_type=Any),
+]
+
+
+def _code_in(allowed: frozenset[ReasonCode], what: str) -> Any:
+    def parse(raw: Any) -> ReasonCode:
+        if isinstance(raw, str) and raw in allowed:
+            return ReasonCode(raw)
+        known = ", ".join(sorted(allowed))
+        raise ValueError(f"{raw!r} is not a {what} reason code; use one of {known}")
+
+    return PlainValidator(parse)
+
+
+_AS_TEXT = PlainSerializer(str, return_type=str)
+ForbidCode = Annotated[ReasonCode, _code_in(FORBID_CODES, "forbid"), _AS_TEXT]
+ConsentCode = Annotated[ReasonCode, _code_in(CONSENT_RULE_CODES, "consent rule"), _AS_TEXT]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Permit(_Strict):
+    """The department may use these categories for these purposes, within the client's consent."""
+
+    id: RuleId
+    purposes: Names
+    categories: CategoryKeys
+    why: Text
+
+
+class DepartmentDef(_Strict):
+    description: Text
+    permits: Annotated[tuple[Permit, ...], Field(min_length=1)]
+
+
+class Forbid(_Strict):
+    """Never, whatever the consent says, when every condition given holds (absent = any)."""
+
+    id: RuleId
+    code: ForbidCode
+    why: Text
+    departments: Names | None = None
+    purposes: Names | None = None
+    except_purposes: Names | None = None
+    categories: CategoryKeys | None = None
+    min_level: Level | None = None
+    access: Literal["row", "aggregate"] | None = None
+    stages: Names | None = None
+
+    @model_validator(mode="after")
+    def _conditions(self) -> Forbid:
+        if self.purposes is not None and self.except_purposes is not None:
+            raise ValueError("give purposes or except_purposes, not both")
+        targets = (self.departments, self.purposes, self.except_purposes, self.categories)
+        conditions = (self.min_level, self.access, self.stages)
+        if all(t is None for t in targets + conditions):
+            raise ValueError("a forbid with no condition would forbid everything")
+        return self
+
+    @property
+    def contextual(self) -> bool:
+        """True when the forbid depends on the request's context, not only on what is asked."""
+        return self.access is not None or self.stages is not None
+
+
+class ConsentRule(_Strict):
+    """The purposes whose consent the regulation names explicitly, with the code to report."""
+
+    id: RuleId
+    purposes: Names
+    code: ConsentCode
+    why: Text
+
+
+class ProofRule(_Strict):
+    """In these stages the app gets the fact from a ZK proof, never the raw value."""
+
+    id: RuleId
+    departments: Names | None = None
+    purposes: Names
+    categories: CategoryKeys
+    stages: Names
+    predicate: Text
+    why: Text
+
+
+class ObligationRule(_Strict):
+    id: RuleId
+    departments: Names | None = None
+    purposes: Names | None = None
+    categories: CategoryKeys | None = None
+    add: Annotated[tuple[ObligationSpec, ...], Field(min_length=1)]
+    why: Text
+
+
+class DpvTerm(_Strict):
+    term: Curie
+    match: Literal["exact", "broad"]
+    note: Text | None = None
+
+    @model_validator(mode="after")
+    def _broad_says_why(self) -> DpvTerm:
+        if self.match == "broad" and self.note is None:
+            raise ValueError("a broad match needs a note saying why no exact term fits")
+        return self
+
+
+class DpvSection(_Strict):
+    prefixes: dict[Name | Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*$")], Iri]
+    categories: dict[CategoryKey, DpvTerm]
+    purposes: dict[Name, DpvTerm]
+
+
+class PolicyDocument(_Strict):
+    """The whole policy file."""
+
+    version: Text
+    description: Text
+    departments: Annotated[dict[Name, DepartmentDef], Field(min_length=1)]
+    forbids: tuple[Forbid, ...] = ()
+    consent_rules: tuple[ConsentRule, ...] = ()
+    proofs: tuple[ProofRule, ...] = ()
+    obligations: tuple[ObligationRule, ...] = ()
+    dpv: DpvSection
