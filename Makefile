@@ -16,7 +16,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 run: setup
-	$(BIN)/custos serve-demo
+	$(BIN)/custos demo serve
 
 test: setup
 	bash scripts/test.sh

@@ -17,7 +17,13 @@ import typer
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Custos consent service.")
+# No pretty tracebacks: they print local variables, which may hold keys.
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Custos consent service.",
+)
 ledger_app = typer.Typer(no_args_is_help=True, help="Inspect, prove and verify the ledger.")
 demo_app = typer.Typer(no_args_is_help=True, help="Demo data.")
 app.add_typer(ledger_app, name="ledger")
@@ -210,9 +216,6 @@ def demo_seed(
     data_dir: DataDirOption = None,
 ) -> None:
     """Fill an empty database with a synthetic, reproducible client population."""
-    from consent_ledger.ledger import utc_now
-    from consent_ledger.seed import SimulatedClock, seed_population
-
     end = None
     if as_of is not None:
         try:
@@ -226,21 +229,204 @@ def demo_seed(
                 f"{custos.db.display_url} already holds a ledger; seed an empty database",
                 EXIT_FAILED,
             )
-        clock = SimulatedClock(datetime.now(UTC))
-        custos.ledger.clock = clock
-        summary = seed_population(custos.registry, clock, clients=clients, seed=seed, as_of=end)
-        custos.ledger.clock = utc_now
-        custos.ledger.checkpoint()
-        typer.echo(
-            f"seeded {len(summary.clients)} clients, {custos.ledger.size()} ledger entries, "
-            f"{len(summary.erased)} erased"
-        )
+        _seed(custos, clients, seed, end)
     finally:
         custos.close()
+
+
+def _seed(custos, clients: int, seed: int, end: datetime | None) -> None:  # type: ignore[no-untyped-def]
+    from consent_ledger.ledger import utc_now
+    from consent_ledger.seed import SimulatedClock, seed_population
+
+    clock = SimulatedClock(datetime.now(UTC))
+    custos.ledger.clock = clock
+    try:
+        summary = seed_population(custos.registry, clock, clients=clients, seed=seed, as_of=end)
+    finally:
+        custos.ledger.clock = utc_now
+    custos.ledger.checkpoint()
+    typer.echo(
+        f"seeded {len(summary.clients)} clients, {custos.ledger.size()} ledger entries, "
+        f"{len(summary.erased)} erased"
+    )
 
 
 def main() -> None:
     from consent_ledger.logs import configure_logging
 
     configure_logging()
-    app()
+    try:
+        app()
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: a message, no stack trace
+        typer.echo(f"error: unexpected {type(exc).__name__}; see the logs", err=True)
+        raise SystemExit(EXIT_FAILED) from None
+
+
+# -- service and accounts (these load the API package) -------------------------------------
+
+apps_app = typer.Typer(no_args_is_help=True, help="Service accounts of the firm's apps.")
+auditors_app = typer.Typer(no_args_is_help=True, help="Auditor accounts (read-only).")
+keys_app = typer.Typer(no_args_is_help=True, help="Key management.")
+app.add_typer(apps_app, name="apps")
+app.add_typer(auditors_app, name="auditors")
+app.add_typer(keys_app, name="keys")
+
+
+def _services(db: str | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
+    from api.settings import api_settings
+    from api.state import build_services
+    from consent_ledger.errors import CustosError, NotACustosDatabase
+    from consent_ledger.settings import ledger_settings
+
+    try:
+        return build_services(
+            api_settings(ledger=ledger_settings(database_url=db, data_dir=data_dir))
+        )
+    except NotACustosDatabase as exc:
+        _die(exc.message, EXIT_USAGE)
+    except CustosError as exc:
+        _die(exc.message, EXIT_FAILED)
+    except ValueError as exc:
+        _die(str(exc), EXIT_USAGE)
+
+
+@apps_app.command("create")
+def apps_create(
+    department: Annotated[str, typer.Option(help="The one department the key acts for.")],
+    name: Annotated[str, typer.Option(help="A name for the app.")],
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create an app account; its key is printed once and stored only hashed."""
+    from consent_ledger.errors import CustosError
+
+    services = _services(db, data_dir)
+    try:
+        issued = services.accounts.create_app(department, name, services.clock())
+    except CustosError as exc:
+        _die(exc.message, EXIT_FAILED)
+    finally:
+        services.close()
+    typer.echo(f"app {issued.account_id} ({department}): {issued.key}")
+
+
+@auditors_app.command("create")
+def auditors_create(
+    name: Annotated[str, typer.Option(help="The auditor's name.")],
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create an auditor account (read-only trail and proofs); the key is printed once."""
+    from consent_ledger.errors import CustosError
+
+    services = _services(db, data_dir)
+    try:
+        issued = services.accounts.create_auditor(name, services.clock())
+    except CustosError as exc:
+        _die(exc.message, EXIT_FAILED)
+    finally:
+        services.close()
+    typer.echo(f"auditor {issued.account_id}: {issued.key}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    account: Annotated[
+        str | None, typer.Option(help="Rotate this account's API key (prints the new key).")
+    ] = None,
+    master: Annotated[
+        bool, typer.Option("--master", help="Re-wrap every client data key under a new master key.")
+    ] = False,
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Rotate an account's key, or the vault's master key; each rotation is a ledger entry."""
+    from consent_ledger.errors import CustosError
+    from consent_ledger.ledger import NewEntry
+
+    if (account is None) == (not master):
+        _die("give exactly one of --account or --master", EXIT_USAGE)
+    services = _services(db, data_dir)
+    try:
+        if account is not None:
+            issued = services.accounts.rotate(account, services.clock())
+            services.custos.ledger.record(
+                NewEntry("key_rotated", None, {"kind": "account", "account_id": account})
+            )
+            typer.echo(f"account {account} revoked; new account {issued.account_id}: {issued.key}")
+        else:
+            from consent_ledger.keys import rotate_master_key
+
+            count = rotate_master_key(services.custos)
+            typer.echo(f"master key rotated; {count} client keys re-wrapped")
+    except CustosError as exc:
+        _die(exc.message, EXIT_FAILED)
+    finally:
+        services.close()
+
+
+@app.command("serve")
+def serve(
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
+) -> None:
+    """Run the API (and portal) with uvicorn."""
+    import uvicorn
+
+    from api.app import create_app
+
+    services = _services(db, data_dir)
+    uvicorn.run(
+        create_app(services.settings, services=services),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+    )
+
+
+@demo_app.command("serve")
+def demo_serve(
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
+    clients: Annotated[int, typer.Option(min=1, help="Clients to seed if empty.")] = 200,
+) -> None:
+    """Seed the database with demo data if it is empty, print the URLs and demo
+    credentials, and serve. This is what `make run` calls."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.demo import ensure_demo
+
+    custos = _open(db, data_dir)
+    try:
+        if not custos.ledger.size():
+            # Before the API opens: its first act is a policy_loaded entry stamped now, and
+            # the seeded history must come before it on the ledger.
+            _seed(custos, clients, 7, None)
+    finally:
+        custos.close()
+    services = _services(db, data_dir)
+    creds = ensure_demo(services)
+    base = f"http://{host}:{port}"
+    typer.echo(
+        f"\nCustos is starting on {base}\n"
+        f"  portal:   {base}/portal\n"
+        f"  API docs: {base}/docs   (OpenAPI: {base}/openapi.json)\n"
+        f"  demo app key (advisory):   {creds['apps']['advisory']}\n"
+        f"  demo app key (risk):       {creds['apps']['risk']}\n"
+        f"  demo auditor key:          {creds['auditor']}\n"
+        f"  demo portal sign-in:       {creds['clients'][0]['username']} / "
+        f"{creds['clients'][0]['password']}  (more in {creds['path']})\n"
+    )
+    uvicorn.run(
+        create_app(services.settings, services=services),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+    )

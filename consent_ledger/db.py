@@ -149,7 +149,7 @@ class Database:
             for conn in self._opened:
                 try:
                     conn.close()
-                except Exception:  # noqa: S112 - closing on shutdown is best effort
+                except Exception:  # noqa: S112, BLE001 - closing on shutdown is best effort
                     continue
             self._opened.clear()
         self._local = threading.local()
@@ -213,6 +213,7 @@ def open_database(url: str) -> Database:
     if backend == "sqlite":
         if parsed.database in (None, "", ":memory:"):
             raise ValueError("Custos needs a SQLite file, not an in-memory database")
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url, connect_args={"isolation_level": None, "check_same_thread": False, "timeout": 30}
         )

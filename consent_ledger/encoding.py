@@ -51,7 +51,7 @@ class Entry(NamedTuple):
     """A decoded entry. A NamedTuple rather than a frozen dataclass: the verifier builds
     one per entry, and a frozen dataclass costs five times as much to construct."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index, which entries never need
     prev_hash: bytes
     timestamp: str
     type: str

@@ -144,10 +144,19 @@ class Ledger:
 
     # -- the tail -----------------------------------------------------------------------
 
-    def _tail(self, tx: Tx, *, lock: bool) -> Tail:
-        if lock and tx.dialect == "postgresql":
+    def lock(self, tx: Tx) -> None:
+        """Take the ledger's write lock for the rest of the transaction (idempotent)."""
+        if tx.dialect == "postgresql":
             # SQLite's BEGIN IMMEDIATE already holds the database's only write lock.
             tx.execute("SELECT pg_advisory_xact_lock(?)", (_PG_LEDGER_LOCK,))
+
+    def locked_tail(self, tx: Tx) -> Tail:
+        """Take the lock and read the tail: nothing else can append until ``tx`` ends."""
+        return self._tail(tx, lock=True)
+
+    def _tail(self, tx: Tx, *, lock: bool) -> Tail:
+        if lock:
+            self.lock(tx)
         row = tx.one("SELECT idx, leaf FROM ledger_entries ORDER BY idx DESC LIMIT 1")
         if row is None:
             return _EMPTY_TAIL

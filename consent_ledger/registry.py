@@ -73,31 +73,37 @@ class ConsentRegistry:
             self.ledger.append(tx, [NewEntry("client_registered", cid, {})])
         return cid
 
-    def _require_client(self, tx: Tx, client_id: str) -> None:
+    def require_client(self, tx: Tx, client_id: str) -> None:
         row = tx.one("SELECT erased_at FROM clients WHERE id = ?", (client_id,))
         if row is None or row[0] is not None:
             raise UnknownClient(f"no client {client_id}", field="client_id")
 
-    def collect(self, client_id: str, values: Mapping[str, Any], by: str) -> Appended:
+    def collect(
+        self,
+        client_id: str,
+        values: Mapping[str, Any],
+        by: str,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Appended:
         """Store personal values in the vault; the ledger records only category names."""
         for category in values:
             self.catalogue.category(category)
         if not values:
             raise InvalidRequest("nothing to collect", field="values")
         with self.db.write() as tx:
-            self._require_client(tx, client_id)
+            self.require_client(tx, client_id)
             self.vault.put(tx, client_id, values, format_timestamp(self._now()))
-            body = {"categories": sorted(values), "by": by}
+            body = {**(extra or {}), "categories": sorted(values), "by": by}
             appended = self.ledger.append(tx, [NewEntry("data_collected", client_id, body)])[0]
         # Category names only: the values themselves never reach a log line.
-        log.info(
+        log.debug(
             "data_collected", client_id=client_id, categories=sorted(values), index=appended.index
         )
         return appended
 
     def read_values(self, client_id: str, categories: Iterable[str]) -> dict[str, Any]:
         with self.db.read() as tx:
-            self._require_client(tx, client_id)
+            self.require_client(tx, client_id)
             return self.vault.get(tx, client_id, categories)
 
     def record_use(
@@ -108,14 +114,14 @@ class ConsentRegistry:
         body = {"category": category, "purpose": purpose, "by": by}
         entry_type = "access_allowed" if allowed else "access_denied"
         with self.db.write() as tx:
-            self._require_client(tx, client_id)
+            self.require_client(tx, client_id)
             return self.ledger.append(tx, [NewEntry(entry_type, client_id, body)])[0]
 
     def erase(self, client_id: str) -> Appended:
         """Crypto-shred the client: their key and values go, the ledger keeps its entries."""
         now = self._now()
         with self.db.write() as tx:
-            self._require_client(tx, client_id)
+            self.require_client(tx, client_id)
             self.vault.shred(tx, client_id)
             tx.execute("DELETE FROM consents WHERE client_id = ?", (client_id,))
             tx.execute(
@@ -132,10 +138,10 @@ class ConsentRegistry:
 
     def current(self, client_id: str) -> Consent | None:
         with self.db.read() as tx:
-            self._require_client(tx, client_id)
-            return self._load(tx, client_id)
+            self.require_client(tx, client_id)
+            return self.load_consent(tx, client_id)
 
-    def _load(self, tx: Tx, client_id: str) -> Consent | None:
+    def load_consent(self, tx: Tx, client_id: str) -> Consent | None:
         row = tx.one(
             "SELECT level, purposes, granted_at, expires_at FROM consents WHERE client_id = ?",
             (client_id,),
@@ -167,8 +173,8 @@ class ConsentRegistry:
         """Run one state-machine step; a lapsed consent is first recorded as expired."""
         now = self._now()
         with self.db.write() as tx:
-            self._require_client(tx, client_id)
-            current = self._load(tx, client_id)
+            self.require_client(tx, client_id)
+            current = self.load_consent(tx, client_id)
             entries: list[NewEntry] = []
             lapsed = sm.expire(current, now)
             if lapsed is not None:
@@ -178,7 +184,7 @@ class ConsentRegistry:
             entries.append(NewEntry(transition.event.value, client_id, transition.ledger_body()))
             self._store(tx, client_id, transition.after)
             appended = self.ledger.append(tx, entries)
-        log.info(
+        log.debug(
             "consent_changed",
             client_id=client_id,
             entry_type=transition.event.value,
@@ -234,7 +240,7 @@ class ConsentRegistry:
             )
             entries = []
             for (client_id,) in rows:
-                lapsed = sm.expire(self._load(tx, client_id), now)
+                lapsed = sm.expire(self.load_consent(tx, client_id), now)
                 if lapsed is not None:
                     entries.append(NewEntry(lapsed.event.value, client_id, lapsed.ledger_body()))
                     self._store(tx, client_id, None)

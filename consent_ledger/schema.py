@@ -7,12 +7,15 @@ write path relies on.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Integer, LargeBinary, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "AccountRow",
+    "AuditIndexRow",
     "ClientRow",
     "ConsentRow",
+    "DecisionRow",
     "LedgerCheckpointRow",
     "LedgerEntryRow",
     "LedgerNodeRow",
@@ -96,3 +99,64 @@ class LedgerCheckpointRow(SQLModel, table=True):
     root: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     note: str = Field(sa_column=Column(Text, nullable=False))
     created_at: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class AccountRow(SQLModel, table=True):
+    """A caller of the API: an app bound to one department, an auditor, or a client.
+
+    Only a SHA-256 of each random 256-bit secret is stored: a key that strong needs no slow
+    hash, and lookups by ``id`` stay constant time. Client passwords (portal) use Argon2.
+    """
+
+    __tablename__ = "accounts"
+    __table_args__ = (Index("ix_accounts_client", "client_id"),)
+    id: str = Field(sa_column=Column(Text, primary_key=True))
+    kind: str = Field(sa_column=Column(Text, nullable=False))  # app | auditor | client
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    department: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    client_id: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    secret_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    password_hash: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: str = Field(sa_column=Column(Text, nullable=False))
+    revoked_at: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class DecisionRow(SQLModel, table=True):
+    """Each decision, so a later read or use can be checked against exactly what it allowed."""
+
+    __tablename__ = "decisions"
+    decision_id: str = Field(sa_column=Column(Text, primary_key=True))
+    app_id: str = Field(sa_column=Column(Text, nullable=False))
+    client_id: str = Field(sa_column=Column(Text, nullable=False))
+    purpose: str = Field(sa_column=Column(Text, nullable=False))
+    categories: str = Field(sa_column=Column(Text, nullable=False))  # JSON array
+    outcome: str = Field(sa_column=Column(Text, nullable=False))
+    obligations: str = Field(sa_column=Column(Text, nullable=False))  # JSON array
+    ledger_index: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class AuditIndexRow(SQLModel, table=True):
+    """A query index derived from the ledger (one row per entry and category).
+
+    Filled by catching up on the ledger before a query, never on the append path, so
+    appends stay raw-insert fast; it can be dropped and rebuilt from the entries at will.
+    """
+
+    __tablename__ = "audit_index"
+    __table_args__ = (
+        Index("ix_audit_subject", "subject", "idx"),
+        Index("ix_audit_app", "app_id", "idx"),
+        Index("ix_audit_department", "department", "idx"),
+        Index("ix_audit_time", "recorded_at"),
+    )
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    seq: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    entry_type: str = Field(sa_column=Column(Text, nullable=False))
+    subject: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    app_id: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    department: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    purpose: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    category: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    outcome: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    recorded_at: str = Field(sa_column=Column(Text, nullable=False))

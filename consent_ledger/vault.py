@@ -99,3 +99,19 @@ class Vault:
     def shred(self, tx: Tx, client_id: str) -> None:
         tx.execute("DELETE FROM vault_values WHERE client_id = ?", (client_id,))
         tx.execute("DELETE FROM vault_keys WHERE client_id = ?", (client_id,))
+
+    def rewrap_all(self, tx: Tx, new: Vault) -> int:
+        """Unwrap every data key with this master key and wrap it with ``new``'s."""
+        rows = tx.all("SELECT client_id, wrapped_key FROM vault_keys")
+        for client_id, wrapped in rows:
+            w = bytes(wrapped)
+            try:
+                key = self._master.decrypt(w[:_NONCE], w[_NONCE:], _key_aad(client_id))
+            except InvalidTag as exc:
+                raise VaultError(f"the vault key of client {client_id} does not open") from exc
+            nonce = secrets.token_bytes(_NONCE)
+            tx.execute(
+                "UPDATE vault_keys SET wrapped_key = ? WHERE client_id = ?",
+                (nonce + new._master.encrypt(nonce, key, _key_aad(client_id)), client_id),
+            )
+        return len(rows)

@@ -7,6 +7,9 @@ checked by the loader, which knows the catalogue and the line of every YAML node
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -36,6 +39,7 @@ __all__ = [
     "Forbid",
     "ObligationRule",
     "Permit",
+    "Policy",
     "PolicyDocument",
     "ProofRule",
 ]
@@ -46,7 +50,9 @@ CategoryKey = Annotated[
 ]
 RuleId = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z][a-z0-9-]*$", max_length=64)]
 Text = Annotated[str, StringConstraints(strict=True, min_length=1)]
-Curie = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z][a-z0-9-]*:[A-Za-z][A-Za-z0-9]*$")]
+Curie = Annotated[
+    str, StringConstraints(strict=True, pattern=r"^[a-z][a-z0-9-]*:[A-Za-z][A-Za-z0-9]*$")
+]
 Iri = Annotated[str, StringConstraints(strict=True, pattern=r"^https://\S+[#/]$")]
 Level = Annotated[StrictInt, Field(ge=1, le=4)]
 Names = Annotated[tuple[Name, ...], Field(min_length=1)]
@@ -182,7 +188,7 @@ class DpvTerm(_Strict):
 
 
 class DpvSection(_Strict):
-    prefixes: dict[Name | Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*$")], Iri]
+    prefixes: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*$")], Iri]
     categories: dict[CategoryKey, DpvTerm]
     purposes: dict[Name, DpvTerm]
 
@@ -198,3 +204,35 @@ class PolicyDocument(_Strict):
     proofs: tuple[ProofRule, ...] = ()
     obligations: tuple[ObligationRule, ...] = ()
     dpv: DpvSection
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A validated policy. ``version`` is the sha256 of its canonical content, so two files
+    that say the same thing (whatever their layout, comments or key order) share a version,
+    and any change to what they say yields a new one; ``label`` is the file's own name for it.
+    """
+
+    document: PolicyDocument
+    content_hash: str
+    source: str
+
+    @classmethod
+    def from_document(cls, document: PolicyDocument, source: str) -> Policy:
+        return cls(document, content_hash(document), source)
+
+    @property
+    def version(self) -> str:
+        return self.content_hash
+
+    @property
+    def label(self) -> str:
+        return self.document.version
+
+
+def content_hash(document: PolicyDocument) -> str:
+    """sha256 hex of the canonical JSON: sorted keys, no spaces, UTF-8, defaults left out
+    (an absent optional key and its default are the same content)."""
+    content = document.model_dump(mode="json", exclude_defaults=True)
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

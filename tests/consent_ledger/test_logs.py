@@ -35,7 +35,7 @@ def test_registry_logs_carry_no_personal_values(custos: Custos) -> None:
         custos.registry.grant(cid, 1, ["kyc"])
         custos.registry.erase(cid)
     events = [e["event"] for e in logs]
-    assert events == ["data_collected", "consent_changed", "client_erased"]
+    assert events == ["data_collected", "consent_changed", "client_erased"], events
     assert "Wei Wang" not in repr(logs) and "w@example.com" not in repr(logs)
     for entry in logs:
         assert set(entry) <= _SAFE_KEYS | {"log_level"}

@@ -1,0 +1,176 @@
+"""Accounts and their secrets: app keys, auditor keys, client tokens and portal passwords.
+
+A key reads ``cus_<role>_<id>.<secret>``: the id finds the account in one indexed lookup
+and the secret is compared by its SHA-256 in constant time. Keys are shown once, at
+creation, and never stored in the clear. Portal passwords are hashed with Argon2id.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from api.principals import Principal, Role
+from consent_ledger.db import Database
+from consent_ledger.encoding import format_timestamp
+from consent_ledger.errors import CustosError, InvalidRequest
+
+__all__ = ["AccountStore", "IssuedKey", "Unauthenticated"]
+
+_PREFIX = "cus_"
+
+
+class Unauthenticated(CustosError):
+    code = "unauthenticated"
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    account_id: str
+    key: str
+
+
+def _hash(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+class AccountStore:
+    def __init__(self, db: Database, departments: frozenset[str]) -> None:
+        self.db = db
+        self.departments = departments
+        self._hasher = PasswordHasher()
+
+    def _issue(
+        self,
+        role: Role,
+        name: str,
+        now: datetime,
+        *,
+        department: str | None = None,
+        client_id: str | None = None,
+        password: str | None = None,
+    ) -> IssuedKey:
+        if not name.strip():
+            raise InvalidRequest("a name is required", field="name")
+        account_id = secrets.token_hex(8)
+        secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+        pw_hash = None if password is None else self._hasher.hash(password)
+        with self.db.write() as tx:
+            tx.execute(
+                "INSERT INTO accounts (id, kind, name, department, client_id, secret_hash,"
+                " password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    account_id,
+                    role.value,
+                    name,
+                    department,
+                    client_id,
+                    _hash(secret),
+                    pw_hash,
+                    format_timestamp(now),
+                ),
+            )
+        return IssuedKey(account_id, f"{_PREFIX}{role.value}_{account_id}.{secret}")
+
+    def create_app(self, department: str, name: str, now: datetime) -> IssuedKey:
+        if department not in self.departments:
+            known = ", ".join(sorted(self.departments))
+            raise InvalidRequest(
+                f"department {department!r} is not one of: {known}", field="department"
+            )
+        return self._issue(Role.APP, name, now, department=department)
+
+    def create_auditor(self, name: str, now: datetime) -> IssuedKey:
+        return self._issue(Role.AUDITOR, name, now)
+
+    def create_client_login(
+        self, client_id: str, username: str, password: str | None, now: datetime
+    ) -> IssuedKey:
+        """A client's account: a bearer token for the API and, optionally, a portal password."""
+        with self.db.read() as tx:
+            if tx.one("SELECT 1 FROM accounts WHERE kind = 'client' AND name = ?", (username,)):
+                raise InvalidRequest(f"username {username!r} is taken", field="username")
+        return self._issue(Role.CLIENT, username, now, client_id=client_id, password=password)
+
+    def rotate(self, account_id: str, now: datetime) -> IssuedKey:
+        """Revoke a key and issue a new one for the same account holder."""
+        with self.db.read() as tx:
+            row = tx.one(
+                "SELECT kind, name, department, client_id, password_hash FROM accounts"
+                " WHERE id = ? AND revoked_at IS NULL",
+                (account_id,),
+            )
+        if row is None:
+            raise InvalidRequest(f"no active account {account_id}", field="account_id")
+        self.revoke(account_id, now)
+        kind, name, department, client_id, pw_hash = row
+        issued = self._issue(Role(kind), name, now, department=department, client_id=client_id)
+        if pw_hash is not None:
+            with self.db.write() as tx:
+                tx.execute(
+                    "UPDATE accounts SET password_hash = ? WHERE id = ?",
+                    (pw_hash, issued.account_id),
+                )
+        return issued
+
+    def revoke(self, account_id: str, now: datetime) -> None:
+        with self.db.write() as tx:
+            tx.execute(
+                "UPDATE accounts SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                (format_timestamp(now), account_id),
+            )
+
+    def revoke_client(self, client_id: str, now: datetime) -> None:
+        """An erased client can no longer sign in or use a token."""
+        with self.db.write() as tx:
+            tx.execute(
+                "UPDATE accounts SET revoked_at = ?, password_hash = NULL"
+                " WHERE client_id = ? AND revoked_at IS NULL",
+                (format_timestamp(now), client_id),
+            )
+
+    def authenticate(self, key: str) -> Principal:
+        """The principal a bearer key belongs to, or Unauthenticated (never saying why)."""
+        try:
+            head, secret = key.split(".", 1)
+            prefix, role, account_id = head.split("_", 2)
+        except ValueError:
+            raise Unauthenticated("the key is not a Custos key") from None
+        if prefix + "_" != _PREFIX or role not in Role.__members__.values():
+            raise Unauthenticated("the key is not a Custos key")
+        with self.db.read() as tx:
+            row = tx.one(
+                "SELECT kind, name, department, client_id, secret_hash FROM accounts"
+                " WHERE id = ? AND revoked_at IS NULL",
+                (account_id,),
+            )
+        if row is None or row[0] != role or not hmac.compare_digest(bytes(row[4]), _hash(secret)):
+            raise Unauthenticated("unknown or revoked key")
+        return Principal(account_id, Role(row[0]), row[1], row[2], row[3])
+
+    def check_password(self, username: str, password: str) -> Principal:
+        with self.db.read() as tx:
+            row = tx.one(
+                "SELECT id, name, client_id, password_hash FROM accounts"
+                " WHERE kind = 'client' AND name = ? AND revoked_at IS NULL",
+                (username,),
+            )
+        # Hash even when the user is unknown, so timing does not reveal which usernames exist.
+        stored = row[3] if row is not None and row[3] else _DUMMY_HASH
+        try:
+            self._hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            raise Unauthenticated("wrong username or password") from None
+        if row is None:
+            raise Unauthenticated("wrong username or password")
+        return Principal(row[0], Role.CLIENT, row[1], None, row[2])
+
+
+_DUMMY_HASH = PasswordHasher().hash(secrets.token_hex(16))

@@ -1,0 +1,62 @@
+"""Request dependencies as ``Annotated`` aliases: the services and the authenticated caller."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.accounts import Unauthenticated
+from api.principals import Principal, Role
+from api.state import Services
+from consent_ledger.errors import CustosError
+
+__all__ = [
+    "AppCaller",
+    "AuditorCaller",
+    "ClientCaller",
+    "Forbidden",
+    "ServicesDep",
+]
+
+_bearer = HTTPBearer(auto_error=False, description="An app, auditor or client key: cus_<role>_…")
+
+
+class Forbidden(CustosError):
+    code = "forbidden"
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def current_principal(
+    request: Request,
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is not None:
+        return services.accounts.authenticate(credentials.credentials)
+    session = getattr(request.state, "session_principal", None)
+    if isinstance(session, Principal):
+        return session
+    raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
+
+
+def _role(role: Role) -> object:
+    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if principal.role is not role:
+            raise Forbidden(f"this endpoint is for {role.value}s, not {principal.role.value}s")
+        return principal
+
+    return Depends(check)
+
+
+AppCaller = Annotated[Principal, _role(Role.APP)]
+AuditorCaller = Annotated[Principal, _role(Role.AUDITOR)]
+ClientCaller = Annotated[Principal, _role(Role.CLIENT)]

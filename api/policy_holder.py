@@ -1,0 +1,63 @@
+"""The policy in force: loaded, compiled, swapped atomically, and recorded on the ledger.
+
+A reload that fails keeps the last good policy running and reports the file and line of
+the mistake. Loading a version the ledger has not seen yet (by content hash) appends a
+``policy_loaded`` entry, so every decision's policy version can be traced to its load.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import structlog
+
+from consent_ledger.catalogue import Catalogue
+from consent_ledger.ledger import Ledger, NewEntry
+from policies.compiled import CompiledPolicy, compile_policy
+from policies.loader import load_policy
+
+__all__ = ["PolicyHolder"]
+
+log = structlog.get_logger(__name__)
+
+
+class PolicyHolder:
+    def __init__(self, path: Path, catalogue: Catalogue, ledger: Ledger) -> None:
+        self.path = path
+        self.catalogue = catalogue
+        self.ledger = ledger
+        self._lock = threading.Lock()
+        self.current: CompiledPolicy = self._load()
+
+    def _load(self) -> CompiledPolicy:
+        compiled = compile_policy(load_policy(self.path, self.catalogue), self.catalogue)
+        self._record(compiled.version)
+        return compiled
+
+    def _record(self, version: str) -> None:
+        with self.ledger.db.write() as tx:
+            row = tx.one("SELECT value FROM custos_meta WHERE key = 'policy_version'")
+            if row is not None and row[0] == version:
+                return
+            self.ledger.append(
+                tx,
+                [
+                    NewEntry(
+                        "policy_loaded",
+                        None,
+                        {"policy_id": "custos/firm", "version": version, "file": self.path.name},
+                    )
+                ],
+            )
+            tx.execute("DELETE FROM custos_meta WHERE key = 'policy_version'")
+            tx.execute(
+                "INSERT INTO custos_meta (key, value) VALUES ('policy_version', ?)", (version,)
+            )
+        log.info("policy_loaded", origin=self.path.name)
+
+    def reload(self) -> CompiledPolicy:
+        """Load the file again; on any error the running policy stays and the error is raised."""
+        with self._lock:
+            self.current = self._load()
+            return self.current

@@ -1,0 +1,23 @@
+"""Who is calling: the three kinds of principal the API knows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = ["Principal", "Role"]
+
+
+class Role(StrEnum):
+    APP = "app"
+    AUDITOR = "auditor"
+    CLIENT = "client"
+
+
+@dataclass(frozen=True)
+class Principal:
+    account_id: str
+    role: Role
+    name: str
+    department: str | None = None  # apps only: the one department the key acts for
+    client_id: str | None = None  # clients only: the one client the token speaks for

@@ -1,0 +1,157 @@
+"""Domain errors → RFC 9457 problem responses, in one place.
+
+Every error the API returns is ``application/problem+json`` with ``type``, ``title``,
+``status`` and ``detail``, plus two extensions: ``code`` (stable, machine-readable) and,
+where one field is at fault, ``field``; request validation adds ``errors``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from consent_ledger.errors import CustosError
+
+__all__ = ["PROBLEM_TYPES", "Problem", "install_problem_handlers", "problem_response"]
+
+log = structlog.get_logger(__name__)
+
+TYPE_BASE = "https://custos.local/problems/"
+
+# code → (HTTP status, title). Every CustosError code and every API-level code is here;
+# a test checks that no code is missing and that each is documented in api/README.md.
+PROBLEM_TYPES: dict[str, tuple[int, str]] = {
+    "invalid_request": (400, "Invalid request"),
+    "malformed_json": (400, "Malformed JSON"),
+    "validation_failed": (422, "Request does not match the schema"),
+    "unknown_name": (422, "Unknown level, category, purpose or department"),
+    "unknown_department": (422, "Unknown department"),
+    "unknown_purpose": (422, "Unknown purpose"),
+    "unknown_category": (422, "Unknown category"),
+    "invalid_decision_request": (400, "Invalid decision request"),
+    "policy_error": (400, "Policy error"),
+    "unknown_client": (404, "Unknown client"),
+    "unknown_decision": (404, "Unknown decision"),
+    "not_found": (404, "Not found"),
+    "method_not_allowed": (405, "Method not allowed"),
+    "consent_not_found": (409, "No such consent"),
+    "consent_conflict": (409, "Consent conflict"),
+    "unauthenticated": (401, "Authentication required"),
+    "forbidden": (403, "Not allowed for this caller"),
+    "access_denied": (403, "The policy denied this access"),
+    "decision_not_usable": (403, "The decision does not cover this access"),
+    "rate_limited": (429, "Too many attempts"),
+    "policy_invalid": (422, "Invalid policy"),
+    "catalogue_invalid": (500, "Invalid catalogue"),
+    "not_a_custos_database": (500, "Not a Custos database"),
+    "ledger_corrupt": (500, "Ledger corrupt"),
+    "vault_error": (409, "Personal data unavailable"),
+    "key_file_invalid": (500, "Key file invalid"),
+    "custos_error": (400, "Request refused"),
+    "internal_error": (500, "Internal error"),
+}
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = Field(description="URI naming the problem type")
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    code: str = Field(description="Stable machine-readable code")
+    field: str | None = Field(default=None, description="The request field at fault")
+    errors: list[dict[str, Any]] | None = None
+
+
+def problem_response(
+    code: str,
+    detail: str,
+    *,
+    field: str | None = None,
+    instance: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    status, title = PROBLEM_TYPES.get(code, PROBLEM_TYPES["custos_error"])
+    body = Problem(
+        type=TYPE_BASE + code,
+        title=title,
+        status=status,
+        detail=detail,
+        instance=instance,
+        code=code,
+        field=field,
+        errors=errors,
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=status,
+        media_type="application/problem+json",
+        headers=headers,
+    )
+
+
+def _custos_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, CustosError)
+    code = exc.code if exc.code in PROBLEM_TYPES else "custos_error"
+    headers = {"WWW-Authenticate": "Bearer"} if code == "unauthenticated" else None
+    return problem_response(
+        code, exc.message, field=exc.field, instance=request.url.path, headers=headers
+    )
+
+
+def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {
+            "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
+            "message": e.get("msg", ""),
+        }
+        for e in exc.errors()
+    ]
+    if any(e.get("type") == "json_invalid" for e in exc.errors()):
+        return problem_response(
+            "malformed_json", "the request body is not valid JSON", instance=request.url.path
+        )
+    first = errors[0] if errors else {"field": "", "message": "invalid"}
+    return problem_response(
+        "validation_failed",
+        f"{first['field'] or 'request'}: {first['message']}",
+        field=first["field"] or None,
+        instance=request.url.path,
+        errors=errors,
+    )
+
+
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated", 403: "forbidden"}
+    return problem_response(
+        code.get(exc.status_code, "invalid_request"),
+        str(exc.detail),
+        instance=request.url.path,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # The caller learns nothing of the internals; the log gets the type, never the values.
+    log.error("unhandled_error", path=request.url.path, error=type(exc).__name__)
+    return problem_response(
+        "internal_error", "the server failed to handle the request", instance=request.url.path
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(CustosError, _custos_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

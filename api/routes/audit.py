@@ -1,0 +1,113 @@
+"""The auditors' read-only view of the trail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import orjson
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from api.audit import TrailQuery
+from api.deps import AuditorCaller, ServicesDep
+from api.problems import Problem
+from api.routes.me import page
+from api.schemas import TrailPage
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+_ERRORS = {
+    code: {"model": Problem, "content": {"application/problem+json": {}}}
+    for code in (400, 401, 403, 422)
+}
+_TIME = r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?Z?)?$"
+
+
+def _query(
+    client_id: str | None,
+    app_id: str | None,
+    department: str | None,
+    purpose: str | None,
+    category: str | None,
+    outcome: str | None,
+    entry_type: str | None,
+    since: str | None,
+    until: str | None,
+    after: int,
+    limit: int,
+) -> TrailQuery:
+    return TrailQuery(
+        subject=client_id,
+        app_id=app_id,
+        department=department,
+        purpose=purpose,
+        category=category,
+        outcome=outcome,
+        entry_type=entry_type,
+        since=since,
+        until=until,
+        after=after,
+        limit=limit,
+    )
+
+
+@router.get("/trail", response_model=TrailPage, responses=_ERRORS)  # type: ignore[arg-type]
+def trail(
+    auditor: AuditorCaller,
+    services: ServicesDep,
+    client_id: str | None = Query(default=None, pattern=r"^c_[0-9a-f]{16}$"),
+    app_id: str | None = Query(default=None, pattern=r"^[0-9a-f]{16}$"),
+    department: str | None = Query(default=None, pattern=r"^[a-z_]{1,32}$"),
+    purpose: str | None = Query(default=None, pattern=r"^[a-z_]{1,32}$"),
+    category: str | None = Query(default=None, pattern=r"^[a-z][a-z0-9_.]{0,63}$"),
+    outcome: str | None = Query(default=None, pattern=r"^(allow|deny|not_applicable)$"),
+    entry_type: str | None = Query(default=None, alias="type", pattern=r"^[a-z_]{1,40}$"),
+    since: str | None = Query(default=None, pattern=_TIME, description="RFC 3339, inclusive"),
+    until: str | None = Query(default=None, pattern=_TIME, description="RFC 3339, exclusive"),
+    after: int = Query(default=-1, ge=-1, description="Continue after this ledger index"),
+    limit: int = Query(default=100, ge=1, le=1000),
+) -> TrailPage:
+    """Query the usage trail by client, app, department, purpose, category, outcome, type
+    and time; each item is a ledger entry with its index, checkable by an inclusion proof."""
+    q = _query(
+        client_id,
+        app_id,
+        department,
+        purpose,
+        category,
+        outcome,
+        entry_type,
+        since,
+        until,
+        after,
+        limit,
+    )
+    return page(services.audit.query(q), limit)
+
+
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/jsonl": {}}}, **_ERRORS},  # type: ignore[dict-item]
+)
+def export(
+    auditor: AuditorCaller,
+    services: ServicesDep,
+    since: str | None = Query(default=None, pattern=_TIME),
+    until: str | None = Query(default=None, pattern=_TIME),
+) -> StreamingResponse:
+    """Every entry in a time range as JSON Lines (decoded fields, index, timestamp)."""
+
+    def lines() -> Iterator[bytes]:
+        after = -1
+        while True:
+            items = services.audit.query(
+                TrailQuery(since=since, until=until, after=after, limit=1000)
+            )
+            for i in items:
+                yield orjson.dumps(vars(i)) + b"\n"
+            if len(items) < 1000:
+                return
+            after = items[-1].index
+
+    return StreamingResponse(lines(), media_type="application/jsonl")

@@ -1,0 +1,161 @@
+"""A client's own consent, trail, receipt and erasure. A client only ever sees itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from api.audit import TrailQuery
+from api.deps import ClientCaller, ServicesDep
+from api.principals import Principal
+from api.problems import Problem
+from api.receipts import build_receipt
+from api.schemas import (
+    ConsentChange,
+    ConsentGrant,
+    ConsentRevoke,
+    ConsentView,
+    LedgerRef,
+    TrailItem,
+    TrailPage,
+)
+from api.state import Services
+from consent_ledger.errors import ConsentNotFound, InvalidRequest
+from consent_ledger.registry import Recorded
+
+router = APIRouter(prefix="/v1/me", tags=["client"])
+
+_ERRORS = {
+    code: {"model": Problem, "content": {"application/problem+json": {}}}
+    for code in (400, 401, 403, 404, 409, 422)
+}
+
+
+def _client_id(me: Principal) -> str:
+    assert me.client_id is not None
+    return me.client_id
+
+
+def consent_view(services: Services, client_id: str) -> ConsentView:
+    c = services.custos.registry.current(client_id)
+    if c is None or not c.is_active(services.clock()):
+        return ConsentView(client_id=client_id, active=False)
+    return ConsentView(
+        client_id=client_id,
+        active=True,
+        level=c.level,
+        purposes=sorted(c.purposes),
+        granted_at=c.granted_at,
+        expires_at=c.expires_at,
+    )
+
+
+def _ref(recorded: Recorded) -> LedgerRef:
+    last = recorded.entries[-1]
+    return LedgerRef(ledger_index=last.index, timestamp=last.timestamp)
+
+
+@router.get("/consent", response_model=ConsentView, responses=_ERRORS)  # type: ignore[arg-type]
+def get_consent(me: ClientCaller, services: ServicesDep) -> ConsentView:
+    """The consent in force now (an expired one reads as inactive)."""
+    return consent_view(services, _client_id(me))
+
+
+@router.post("/consent", response_model=LedgerRef, status_code=201, responses=_ERRORS)  # type: ignore[arg-type]
+def grant(body: ConsentGrant, me: ClientCaller, services: ServicesDep) -> LedgerRef:
+    """Grant a consent: a level, purposes and, optionally, when it ends by itself."""
+    return _ref(
+        services.custos.registry.grant(_client_id(me), body.level, body.purposes, body.expires_at)
+    )
+
+
+@router.patch("/consent", response_model=LedgerRef, responses=_ERRORS)  # type: ignore[arg-type]
+def change(body: ConsentChange, me: ClientCaller, services: ServicesDep) -> LedgerRef:
+    """Upgrade or downgrade the level, or switch purposes on and off."""
+    registry, cid = services.custos.registry, _client_id(me)
+    if body.level is None and body.purposes is None:
+        raise InvalidRequest("give a new level, new purposes, or both", field="level")
+    recorded = None
+    if body.level is not None:
+        current = registry.current(cid)
+        if current is None or current.level != body.level or body.expires_at is not None:
+            recorded = registry.change_level(cid, body.level, body.expires_at)
+    if body.purposes is not None:
+        current = registry.current(cid)
+        if current is None or set(body.purposes) != set(current.purposes):
+            recorded = registry.set_purposes(cid, body.purposes)
+    if recorded is None:
+        raise InvalidRequest("nothing to change: the consent already says this", field="level")
+    return _ref(recorded)
+
+
+@router.post("/consent/revoke", response_model=LedgerRef, responses=_ERRORS)  # type: ignore[arg-type]
+def revoke(body: ConsentRevoke, me: ClientCaller, services: ServicesDep) -> LedgerRef:
+    """Withdraw the whole consent, or only some purposes; effective for the next decision."""
+    return _ref(services.custos.registry.revoke(_client_id(me), body.purposes))
+
+
+@router.get("/trail", response_model=TrailPage, responses=_ERRORS)  # type: ignore[arg-type]
+def trail(
+    me: ClientCaller,
+    services: ServicesDep,
+    department: str | None = Query(default=None, pattern=r"^[a-z_]{1,32}$"),
+    purpose: str | None = Query(default=None, pattern=r"^[a-z_]{1,32}$"),
+    category: str | None = Query(default=None, pattern=r"^[a-z][a-z0-9_.]{0,63}$"),
+    outcome: str | None = Query(default=None, pattern=r"^(allow|deny|not_applicable)$"),
+    after: int = Query(default=-1, ge=-1),
+    limit: int = Query(default=50, ge=1, le=500),
+) -> TrailPage:
+    """Who used my data: every ledger entry about me, newest filters applied."""
+    items = services.audit.query(
+        TrailQuery(
+            subject=_client_id(me),
+            department=department,
+            purpose=purpose,
+            category=category,
+            outcome=outcome,
+            after=after,
+            limit=limit,
+        )
+    )
+    return page(items, limit)
+
+
+def page(items: list[Any], limit: int) -> TrailPage:
+    return TrailPage(
+        items=[TrailItem(**vars(i)) for i in items],
+        next_after=items[-1].index if len(items) == limit else None,
+    )
+
+
+@router.get("/receipt", responses=_ERRORS)  # type: ignore[arg-type]
+def receipt(
+    me: ClientCaller,
+    services: ServicesDep,
+    lang: str = Query(default="en", pattern=r"^(en|zh)$"),
+) -> dict[str, Any]:
+    """A signed consent receipt (Kantara Consent Receipt v1.1 fields, Ed25519 signature)."""
+    cid = _client_id(me)
+    consent = services.custos.registry.current(cid)
+    if consent is None or not consent.is_active(services.clock()):
+        raise ConsentNotFound("there is no active consent to give a receipt for")
+    last = services.audit.query(TrailQuery(subject=cid, after=-1, limit=100_000))
+    index = max((e.index for e in last if e.type.startswith("consent_")), default=0)
+    return build_receipt(
+        services.custos.catalogue,
+        consent,
+        index,
+        services.custos.ledger.signer,
+        services.clock(),
+        lang,
+    )
+
+
+@router.post("/erasure", response_model=LedgerRef, responses=_ERRORS)  # type: ignore[arg-type]
+def erase(me: ClientCaller, services: ServicesDep) -> LedgerRef:
+    """Erase me: my key and values are destroyed; the ledger keeps its pseudonymous entries."""
+    cid = _client_id(me)
+    appended = services.custos.registry.erase(cid)
+    services.accounts.revoke_client(cid, services.clock())
+    return LedgerRef(ledger_index=appended.index, timestamp=appended.timestamp)

@@ -1,0 +1,136 @@
+"""Request and response bodies of the HTTP API. Requests refuse unknown fields."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AppCreated",
+    "BatchDecisionRequest",
+    "BatchDecisionResponse",
+    "CollectRequest",
+    "ConsentChange",
+    "ConsentGrant",
+    "ConsentRevoke",
+    "ConsentView",
+    "DecisionRequest",
+    "DecisionResponse",
+    "LedgerRef",
+    "TrailItem",
+    "TrailPage",
+    "UseRequest",
+    "ValuesResponse",
+]
+
+_NAME = r"^[a-z][a-z0-9_.]{0,63}$"
+_CLIENT = r"^c_[0-9a-f]{16}$"
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DecisionRequest(_In):
+    """May this app use these categories of this client for this purpose?"""
+
+    client_id: str = Field(pattern=_CLIENT, description="The client's pseudonymous id")
+    purpose: str = Field(pattern=_NAME, examples=["investment_advice"])
+    categories: list[str] = Field(
+        min_length=1, max_length=32, examples=[["user.financial.assets_under_management"]]
+    )
+    access: Literal["row", "aggregate"] = "row"
+    stage: str | None = Field(default=None, pattern=r"^[a-z_]{1,32}$")
+    proof_presented: bool = False
+
+
+class BatchDecisionRequest(_In):
+    items: list[DecisionRequest] = Field(min_length=1, max_length=500)
+
+
+class DecisionResponse(BaseModel):
+    decision_id: str
+    outcome: Literal["allow", "deny", "not_applicable"]
+    reason_code: str
+    reason: str
+    rule_id: str | None
+    obligations: list[str]
+    policy_version: str
+    categories: list[str] = Field(description="Exactly the categories allowed; empty unless allow")
+    ledger_index: int
+    timestamp: str
+
+
+class BatchDecisionResponse(BaseModel):
+    decisions: list[DecisionResponse]
+
+
+class CollectRequest(_In):
+    purpose: str = Field(pattern=_NAME)
+    values: dict[str, Any] = Field(min_length=1, max_length=32)
+
+
+class UseRequest(_In):
+    decision_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    client_id: str = Field(pattern=_CLIENT)
+    categories: list[str] = Field(min_length=1, max_length=32)
+
+
+class LedgerRef(BaseModel):
+    ledger_index: int
+    timestamp: str
+
+
+class ValuesResponse(BaseModel):
+    client_id: str
+    decision_id: str
+    values: dict[str, Any]
+    obligations: list[str]
+    ledger_index: int
+
+
+class ConsentView(BaseModel):
+    client_id: str
+    active: bool
+    level: int | None = None
+    purposes: list[str] = Field(default_factory=list)
+    granted_at: datetime | None = None
+    expires_at: datetime | None = None
+
+
+class ConsentGrant(_In):
+    level: int = Field(ge=1, le=4)
+    purposes: list[str] = Field(min_length=1, max_length=16)
+    expires_at: datetime | None = None
+
+
+class ConsentChange(_In):
+    level: int | None = Field(default=None, ge=1, le=4)
+    purposes: list[str] | None = Field(default=None, max_length=16)
+    expires_at: datetime | None = None
+
+
+class ConsentRevoke(_In):
+    purposes: list[str] | None = Field(
+        default=None, description="Withdraw only these purposes; omit to withdraw everything"
+    )
+
+
+class TrailItem(BaseModel):
+    index: int
+    timestamp: str
+    type: str
+    subject: str | None
+    body: dict[str, Any]
+
+
+class TrailPage(BaseModel):
+    items: list[TrailItem]
+    next_after: int | None = Field(description="Pass as `after` for the next page; null at the end")
+
+
+class AppCreated(BaseModel):
+    account_id: str
+    key: str

@@ -1,0 +1,87 @@
+"""Everything a request handler needs, built once per application from settings."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import structlog
+
+from api.accounts import AccountStore
+from api.audit import AuditIndex
+from api.decisions import DecisionLog
+from api.metrics import Metrics
+from api.policy_holder import PolicyHolder
+from api.settings import ApiSettings
+from consent_ledger.ledger import utc_now
+from consent_ledger.runtime import Custos, open_custos
+from consent_ledger.writer import BatchWriter
+
+__all__ = ["Services", "build_services"]
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Services:
+    settings: ApiSettings
+    custos: Custos
+    accounts: AccountStore
+    policy: PolicyHolder
+    writer: BatchWriter
+    decisions: DecisionLog
+    audit: AuditIndex
+    metrics: Metrics
+    clock: Callable[[], datetime]
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _checkpointer: threading.Thread | None = None
+
+    def start_checkpointing(self) -> None:
+        """Sign a checkpoint every few seconds while the log grows, so the unsigned tail
+        an auditor cannot yet hold the server to stays short."""
+
+        def loop() -> None:
+            while not self._stop.wait(self.settings.checkpoint_interval_seconds):
+                try:
+                    self.custos.ledger.checkpoint()
+                except Exception as exc:  # noqa: BLE001 - keep signing after a transient failure
+                    log.error("checkpoint_failed", error=type(exc).__name__)
+
+        self._checkpointer = threading.Thread(target=loop, name="custos-checkpointer", daemon=True)
+        self._checkpointer.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(timeout=5)
+        self.writer.close()
+        self.custos.close()
+
+
+def build_services(settings: ApiSettings, clock: Callable[[], datetime] = utc_now) -> Services:
+    custos = open_custos(settings.ledger, clock=clock)
+    try:
+        policy = PolicyHolder(settings.policy_path, custos.catalogue, custos.ledger)
+        writer = BatchWriter(custos.ledger)
+    except BaseException:
+        custos.close()
+        raise
+    return Services(
+        settings=settings,
+        custos=custos,
+        accounts=AccountStore(custos.db, policy.current.departments),
+        policy=policy,
+        writer=writer,
+        decisions=DecisionLog(
+            custos.registry,
+            policy,
+            writer,
+            clock,
+            timedelta(seconds=settings.decision_ttl_seconds),
+        ),
+        audit=AuditIndex(custos.db),
+        metrics=Metrics(),
+        clock=clock,
+    )

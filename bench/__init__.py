@@ -1,0 +1,1 @@
+"""Benchmarks; run them as scripts from the repository root, e.g. ``python bench/ledger.py``."""
