@@ -17,18 +17,15 @@ from datetime import datetime
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from api.errors import Unauthenticated
 from api.principals import Principal, Role
 from consent_ledger.db import Database
 from consent_ledger.encoding import format_timestamp
-from consent_ledger.errors import CustosError, InvalidRequest
+from consent_ledger.errors import InvalidRequest
 
-__all__ = ["AccountStore", "IssuedKey", "Unauthenticated"]
+__all__ = ["AccountStore", "IssuedKey"]
 
 _PREFIX = "cus_"
-
-
-class Unauthenticated(CustosError):
-    code = "unauthenticated"
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,12 @@ from typing import Any
 
 import orjson
 
-from api.accounts import Unauthenticated
+from api.errors import AccessRefused, Unauthenticated, UnknownDecision
 from api.policy_holder import PolicyHolder
 from api.principals import Principal
 from consent_ledger.consent import Consent
 from consent_ledger.db import Tx
 from consent_ledger.encoding import format_timestamp
-from consent_ledger.errors import CustosError
 from consent_ledger.ledger import NewEntry
 from consent_ledger.registry import ConsentRegistry
 from consent_ledger.writer import BatchWriter
@@ -26,11 +25,9 @@ from policies.decision import App, Context, Decision, Outcome, Request, Resource
 from policies.engine import decide
 
 __all__ = [
-    "AccessRefused",
     "DecisionAsk",
     "DecisionLog",
     "RecordedDecision",
-    "UnknownDecision",
     "UsableDecision",
 ]
 
@@ -39,14 +36,6 @@ _ENTRY_TYPE = {
     Outcome.DENY: "access_denied",
     Outcome.NOT_APPLICABLE: "access_not_applicable",
 }
-
-
-class UnknownDecision(CustosError):
-    code = "unknown_decision"
-
-
-class AccessRefused(CustosError):
-    code = "decision_not_usable"
 
 
 @dataclass(frozen=True)

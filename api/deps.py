@@ -7,24 +7,18 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.accounts import Unauthenticated
+from api.errors import Forbidden, Unauthenticated
 from api.principals import Principal, Role
 from api.state import Services
-from consent_ledger.errors import CustosError
 
 __all__ = [
     "AppCaller",
     "AuditorCaller",
     "ClientCaller",
-    "Forbidden",
     "ServicesDep",
 ]
 
 _bearer = HTTPBearer(auto_error=False, description="An app, auditor or client key: cus_<role>_…")
-
-
-class Forbidden(CustosError):
-    code = "forbidden"
 
 
 def get_services(request: Request) -> Services:

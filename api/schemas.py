@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "MAX_INDEX",
     "AppCreated",
     "BatchDecisionRequest",
     "BatchDecisionResponse",
@@ -25,6 +26,9 @@ __all__ = [
     "ValuesResponse",
 ]
 
+# Indices and sizes beyond this are refused at the edge: no ledger gets near it, and larger
+# integers would overflow the databases' 64-bit columns.
+MAX_INDEX = 2**53 - 1
 _NAME = r"^[a-z][a-z0-9_.]{0,63}$"
 _CLIENT = r"^c_[0-9a-f]{16}$"
 

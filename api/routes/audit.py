@@ -12,7 +12,7 @@ from api.audit import TrailQuery
 from api.deps import AuditorCaller, ServicesDep
 from api.problems import Problem
 from api.routes.me import page
-from api.schemas import TrailPage
+from api.schemas import MAX_INDEX, TrailPage
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -64,7 +64,9 @@ def trail(
     entry_type: str | None = Query(default=None, alias="type", pattern=r"^[a-z_]{1,40}$"),
     since: str | None = Query(default=None, pattern=_TIME, description="RFC 3339, inclusive"),
     until: str | None = Query(default=None, pattern=_TIME, description="RFC 3339, exclusive"),
-    after: int = Query(default=-1, ge=-1, description="Continue after this ledger index"),
+    after: int = Query(
+        default=-1, ge=-1, le=MAX_INDEX, description="Continue after this ledger index"
+    ),
     limit: int = Query(default=100, ge=1, le=1000),
 ) -> TrailPage:
     """Query the usage trail by client, app, department, purpose, category, outcome, type

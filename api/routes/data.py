@@ -6,14 +6,14 @@ from typing import Any
 
 from fastapi import APIRouter, Path, Query
 
-from api.decisions import AccessRefused, DecisionAsk
+from api.decisions import DecisionAsk
 from api.deps import AppCaller, ServicesDep
+from api.errors import AccessDenied, AccessRefused
 from api.principals import Principal
 from api.problems import Problem
 from api.schemas import CollectRequest, LedgerRef, UseRequest, ValuesResponse
 from api.state import Services
 from consent_ledger.encoding import format_timestamp
-from consent_ledger.errors import CustosError
 from consent_ledger.ledger import NewEntry
 
 router = APIRouter(prefix="/v1", tags=["data"])
@@ -23,10 +23,6 @@ _ERRORS = {
     code: {"model": Problem, "content": {"application/problem+json": {}}}
     for code in (400, 401, 403, 404, 409, 422)
 }
-
-
-class AccessDenied(CustosError):
-    code = "access_denied"
 
 
 def _mask(value: Any) -> Any:

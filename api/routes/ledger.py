@@ -11,6 +11,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from api.deps import AuditorCaller, ServicesDep
 from api.problems import Problem
+from api.schemas import MAX_INDEX
 from consent_ledger.export import export_lines
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
@@ -46,8 +47,8 @@ def public_key(services: ServicesDep) -> PlainTextResponse:
 def inclusion(
     services: ServicesDep,
     caller: AuditorCaller,
-    index: int = Query(ge=0),
-    tree_size: int | None = Query(default=None, ge=1),
+    index: int = Query(ge=0, le=MAX_INDEX),
+    tree_size: int | None = Query(default=None, ge=1, le=MAX_INDEX),
 ) -> dict[str, Any]:
     """RFC 9162 §2.1.3 inclusion path of entry ``index`` (default: latest checkpoint)."""
     return services.custos.ledger.inclusion_proof(index, tree_size).as_json()
@@ -57,8 +58,8 @@ def inclusion(
 def consistency(
     services: ServicesDep,
     caller: AuditorCaller,
-    old_size: int = Query(ge=1),
-    tree_size: int | None = Query(default=None, ge=1),
+    old_size: int = Query(ge=1, le=MAX_INDEX),
+    tree_size: int | None = Query(default=None, ge=1, le=MAX_INDEX),
 ) -> dict[str, Any]:
     """RFC 9162 §2.1.4 consistency path from ``old_size`` (default: to the latest checkpoint)."""
     return services.custos.ledger.consistency_proof(old_size, tree_size).as_json()
@@ -72,8 +73,8 @@ def consistency(
 def entries(
     services: ServicesDep,
     caller: AuditorCaller,
-    start: int = Query(default=0, ge=0),
-    end: int | None = Query(default=None, ge=0),
+    start: int = Query(default=0, ge=0, le=MAX_INDEX),
+    end: int | None = Query(default=None, ge=0, le=MAX_INDEX),
 ) -> StreamingResponse:
     """Entries as JSON Lines, exactly as ``custos ledger export`` prints them."""
 

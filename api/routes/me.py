@@ -12,6 +12,7 @@ from api.principals import Principal
 from api.problems import Problem
 from api.receipts import build_receipt
 from api.schemas import (
+    MAX_INDEX,
     ConsentChange,
     ConsentGrant,
     ConsentRevoke,
@@ -104,7 +105,7 @@ def trail(
     purpose: str | None = Query(default=None, pattern=r"^[a-z_]{1,32}$"),
     category: str | None = Query(default=None, pattern=r"^[a-z][a-z0-9_.]{0,63}$"),
     outcome: str | None = Query(default=None, pattern=r"^(allow|deny|not_applicable)$"),
-    after: int = Query(default=-1, ge=-1),
+    after: int = Query(default=-1, ge=-1, le=MAX_INDEX),
     limit: int = Query(default=50, ge=1, le=500),
 ) -> TrailPage:
     """Who used my data: every ledger entry about me, newest filters applied."""
