@@ -20,6 +20,8 @@ __all__ = [
     "LedgerEntryRow",
     "LedgerNodeRow",
     "MetaRow",
+    "PortalSessionRow",
+    "SignInAttemptRow",
     "VaultKeyRow",
     "VaultValueRow",
     "metadata",
@@ -160,3 +162,25 @@ class AuditIndexRow(SQLModel, table=True):
     category: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     outcome: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     recorded_at: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class PortalSessionRow(SQLModel, table=True):
+    """A signed-in portal session. Only a SHA-256 of the session cookie is stored."""
+
+    __tablename__ = "portal_sessions"
+    id_hash: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
+    account_id: str = Field(sa_column=Column(Text, nullable=False))
+    client_id: str = Field(sa_column=Column(Text, nullable=False))
+    csrf_token: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: str = Field(sa_column=Column(Text, nullable=False))
+    expires_at: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class SignInAttemptRow(SQLModel, table=True):
+    """Failed sign-ins, for rate limiting; keyed by a hash of the username, not the name."""
+
+    __tablename__ = "sign_in_attempts"
+    __table_args__ = (Index("ix_sign_in_attempts_key", "key_hash", "at"),)
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    key_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    at: str = Field(sa_column=Column(Text, nullable=False))
