@@ -22,7 +22,7 @@ def _create_credentials(services: Services, client_ids: list[str]) -> dict[str, 
     accounts = services.accounts
     apps = {
         dept: accounts.create_app(dept, f"demo {dept} app", now).key
-        for dept in sorted(services.policy.current.departments)
+        for dept in sorted(services.policy.current.cells)
     }
     auditor = accounts.create_auditor("demo auditor", now).key
     clients = []

@@ -13,6 +13,7 @@ from pathlib import Path
 import structlog
 
 from consent_ledger.catalogue import Catalogue
+from consent_ledger.errors import CustosError
 from consent_ledger.ledger import Ledger, NewEntry
 from policies.compiled import CompiledPolicy, compile_policy
 from policies.loader import load_policy
@@ -28,7 +29,15 @@ class PolicyHolder:
         self.catalogue = catalogue
         self.ledger = ledger
         self._lock = threading.Lock()
+        self._mtime = self._stat()
         self.current: CompiledPolicy = self._load()
+        self.last_error: str | None = None
+
+    def _stat(self) -> float:
+        try:
+            return self.path.stat().st_mtime
+        except OSError:
+            return -1.0
 
     def _load(self) -> CompiledPolicy:
         compiled = compile_policy(load_policy(self.path, self.catalogue), self.catalogue)
@@ -59,5 +68,22 @@ class PolicyHolder:
     def reload(self) -> CompiledPolicy:
         """Load the file again; on any error the running policy stays and the error is raised."""
         with self._lock:
-            self.current = self._load()
+            self._mtime = self._stat()
+            try:
+                self.current = self._load()
+            except CustosError as exc:
+                self.last_error = exc.message
+                log.error("policy_refused", error=exc.message)
+                raise
+            self.last_error = None
             return self.current
+
+    def reload_if_changed(self) -> bool:
+        """Reload when the file's modification time moved; errors are logged, not raised."""
+        if self._stat() == self._mtime:
+            return False
+        try:
+            self.reload()
+        except CustosError:
+            return False
+        return True

@@ -39,12 +39,15 @@ class Services:
     _checkpointer: threading.Thread | None = None
 
     def start_checkpointing(self) -> None:
-        """Sign a checkpoint every few seconds while the log grows, so the unsigned tail
-        an auditor cannot yet hold the server to stays short."""
+        """Every few seconds: pick up an edited policy file, and sign a checkpoint if the log
+        grew, so the unsigned tail an auditor cannot yet hold the server to stays short."""
 
         def loop() -> None:
             while not self._stop.wait(self.settings.checkpoint_interval_seconds):
                 try:
+                    # An edited policy file takes effect here; a broken one is refused and
+                    # the last good policy keeps running.
+                    self.policy.reload_if_changed()
                     self.custos.ledger.checkpoint()
                 except Exception as exc:  # noqa: BLE001 - keep signing after a transient failure
                     log.error("checkpoint_failed", error=type(exc).__name__)
@@ -71,7 +74,7 @@ def build_services(settings: ApiSettings, clock: Callable[[], datetime] = utc_no
     return Services(
         settings=settings,
         custos=custos,
-        accounts=AccountStore(custos.db, policy.current.departments),
+        accounts=AccountStore(custos.db, frozenset(policy.current.cells)),
         policy=policy,
         writer=writer,
         decisions=DecisionLog(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from consent_ledger.encoding import decode_entry
@@ -122,3 +124,29 @@ def test_department_comes_from_the_key(world: World) -> None:
         world, world.research, client_id=world.alice, purpose="investment_advice", categories=[AUM]
     ).json()
     assert r["outcome"] != "allow"
+
+
+def test_broken_policy_file_is_refused_and_the_last_good_one_keeps_running(
+    world: World, tmp_path: Path
+) -> None:
+    """A policy edit with a mistake is refused with file and line; decisions go on under the
+    previous version, and a good edit is picked up and recorded on the ledger."""
+    holder = world.services.policy
+    copy = tmp_path / "firm.yaml"
+    copy.write_text(holder.path.read_text())
+    holder.path = copy
+    good_version = holder.current.version
+    copy.write_text(copy.read_text().replace("departments:", "departments:\n  bogus: [", 1))
+    os.utime(copy, (1, 1))
+    assert holder.reload_if_changed() is False
+    assert holder.last_error is not None and "firm.yaml:" in holder.last_error
+    r = _ask(world, world.advisory, client_id=world.alice, purpose="investment_advice",
+             categories=[AUM]).json()
+    assert r["policy_version"] == good_version
+    copy.write_text(holder.path.read_text().replace("departments:\n  bogus: [", "departments:", 1)
+                    + "\n# a comment changes nothing in the content hash\n")
+    os.utime(copy, (2, 2))
+    before = world.ledger_size()
+    assert holder.reload_if_changed() is True
+    assert holder.current.version == good_version  # same content, same version
+    assert world.ledger_size() == before  # an already-recorded version is not re-recorded
