@@ -11,6 +11,8 @@ import base64
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,6 +28,10 @@ from consent_ledger.errors import InvalidRequest
 __all__ = ["AccountStore", "IssuedKey"]
 
 _PREFIX = "cus_"
+# Authenticated accounts are remembered this long, so a decision costs no account lookup.
+# A revocation in this process drops the entry at once; one made by another process (the
+# CLI, a second server) takes effect within this many seconds.
+_CACHE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,8 @@ class AccountStore:
         self.db = db
         self.departments = departments
         self._hasher = PasswordHasher()
+        self._cache: dict[str, tuple[float, bytes, Principal]] = {}
+        self._cache_lock = threading.Lock()
 
     def _issue(
         self,
@@ -118,6 +126,8 @@ class AccountStore:
         return issued
 
     def revoke(self, account_id: str, now: datetime) -> None:
+        with self._cache_lock:
+            self._cache.pop(account_id, None)
         with self.db.write() as tx:
             tx.execute(
                 "UPDATE accounts SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
@@ -126,6 +136,8 @@ class AccountStore:
 
     def revoke_client(self, client_id: str, now: datetime) -> None:
         """An erased client can no longer sign in or use a token."""
+        with self._cache_lock:
+            self._cache = {k: v for k, v in self._cache.items() if v[2].client_id != client_id}
         with self.db.write() as tx:
             tx.execute(
                 "UPDATE accounts SET revoked_at = ?, password_hash = NULL"
@@ -142,15 +154,24 @@ class AccountStore:
             raise Unauthenticated("the key is not a Custos key") from None
         if prefix + "_" != _PREFIX or role not in Role.__members__.values():
             raise Unauthenticated("the key is not a Custos key")
+        digest = _hash(secret)
+        cached = self._cache.get(account_id)
+        if cached is not None and time.monotonic() < cached[0]:
+            if not hmac.compare_digest(cached[1], digest) or cached[2].role != role:
+                raise Unauthenticated("unknown or revoked key")
+            return cached[2]
         with self.db.read() as tx:
             row = tx.one(
                 "SELECT kind, name, department, client_id, secret_hash FROM accounts"
                 " WHERE id = ? AND revoked_at IS NULL",
                 (account_id,),
             )
-        if row is None or row[0] != role or not hmac.compare_digest(bytes(row[4]), _hash(secret)):
+        if row is None or row[0] != role or not hmac.compare_digest(bytes(row[4]), digest):
             raise Unauthenticated("unknown or revoked key")
-        return Principal(account_id, Role(row[0]), row[1], row[2], row[3])
+        principal = Principal(account_id, Role(row[0]), row[1], row[2], row[3])
+        with self._cache_lock:
+            self._cache[account_id] = (time.monotonic() + _CACHE_SECONDS, digest, principal)
+        return principal
 
     def check_password(self, username: str, password: str) -> Principal:
         with self.db.read() as tx:

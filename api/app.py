@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
+from api.observe import ObserveMiddleware
 from api.problems import install_problem_handlers
 from api.routes import audit, catalogue, data, decisions, health, ledger, me
 from api.settings import ApiSettings
@@ -18,8 +16,6 @@ from api.state import Services, build_services
 from consent_ledger.ledger import utc_now
 
 __all__ = ["create_app"]
-
-log = structlog.get_logger(__name__)
 
 
 def create_app(
@@ -49,28 +45,6 @@ def create_app(
     for module in (decisions, data, me, audit, ledger, catalogue, health):
         app.include_router(module.router)
 
-    @app.middleware("http")
-    async def observe(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        trace_id = request.headers.get("x-trace-id") or uuid.uuid4().hex
-        structlog.contextvars.bind_contextvars(trace_id=trace_id)
-        started = time.perf_counter()
-        response = await call_next(request)
-        elapsed = time.perf_counter() - started
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        built.metrics.requests.labels(template, request.method, str(response.status_code)).inc()
-        built.metrics.latency.labels(template).observe(elapsed)
-        response.headers["X-Trace-Id"] = trace_id
-        log.info(
-            "request",
-            method=request.method,
-            path=template,
-            status=response.status_code,
-            duration_ms=round(elapsed * 1000, 2),
-        )
-        structlog.contextvars.unbind_contextvars("trace_id")
-        return response
+    app.add_middleware(ObserveMiddleware, metrics=built.metrics)
 
     return app

@@ -4,6 +4,7 @@ entry. Nothing is ever dropped: a decision is returned only once its entry is co
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,9 +19,9 @@ from api.principals import Principal
 from consent_ledger.consent import Consent
 from consent_ledger.db import Tx
 from consent_ledger.encoding import format_timestamp
-from consent_ledger.ledger import NewEntry
+from consent_ledger.ledger import Appended, NewEntry
 from consent_ledger.registry import ConsentRegistry
-from consent_ledger.writer import BatchWriter
+from consent_ledger.writer import BatchWriter, Job
 from policies.decision import App, Context, Decision, Outcome, Request, Resource
 from policies.engine import decide
 
@@ -112,6 +113,28 @@ class DecisionLog:
         self, app: Principal, asks: Sequence[DecisionAsk], trace_id: str | None = None
     ) -> list[RecordedDecision]:
         """All or nothing: one bad item refuses the whole batch and writes nothing."""
+        return self._finish(self.writer.run(self._job(app, asks, trace_id)))
+
+    async def decide_async(
+        self, app: Principal, asks: Sequence[DecisionAsk], trace_id: str | None = None
+    ) -> list[RecordedDecision]:
+        """As ``decide``, awaiting the group commit without holding a thread."""
+        future = self.writer.submit(self._job(app, asks, trace_id))
+        return self._finish(await asyncio.wrap_future(future))
+
+    @staticmethod
+    def _finish(
+        done: tuple[list[tuple[str, Decision]], list[Appended]],
+    ) -> list[RecordedDecision]:
+        made, appended = done
+        return [
+            RecordedDecision(decision_id, d, a.index, a.timestamp)
+            for (decision_id, d), a in zip(made, appended, strict=True)
+        ]
+
+    def _job(
+        self, app: Principal, asks: Sequence[DecisionAsk], trace_id: str | None
+    ) -> Job[list[tuple[str, Decision]]]:
         if app.department is None:
             raise Unauthenticated("only an app key can ask for decisions")
         department = app.department
@@ -165,11 +188,7 @@ class DecisionLog:
             )
             return made, entries
 
-        made, appended = self.writer.run(job)
-        return [
-            RecordedDecision(decision_id, d, a.index, a.timestamp)
-            for (decision_id, d), a in zip(made, appended, strict=True)
-        ]
+        return job
 
     def usable(self, app: Principal, decision_id: str, client_id: str) -> UsableDecision:
         """The allow decision this app may now act on, or an error saying why not."""

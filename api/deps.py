@@ -21,7 +21,7 @@ __all__ = [
 _bearer = HTTPBearer(auto_error=False, description="An app, auditor or client key: cus_<role>_…")
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -29,7 +29,7 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -43,7 +43,7 @@ def current_principal(
 
 
 def _role(role: Role) -> object:
-    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if principal.role is not role:
             raise Forbidden(f"this endpoint is for {role.value}s, not {principal.role.value}s")
         return principal

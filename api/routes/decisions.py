@@ -45,27 +45,27 @@ def _view(r: RecordedDecision) -> DecisionResponse:
 
 
 @router.post("/decisions", response_model=DecisionResponse, responses=_ERRORS)  # type: ignore[arg-type]
-def decide_one(
+async def decide_one(
     body: DecisionRequest,
     app: AppCaller,
     services: ServicesDep,
     x_trace_id: str | None = Header(default=None, pattern=r"^[A-Za-z0-9-]{1,64}$"),
 ) -> DecisionResponse:
     """Decide one request and put the decision on the ledger before answering."""
-    (recorded,) = services.decisions.decide(app, [_ask(body)], x_trace_id)
+    (recorded,) = await services.decisions.decide_async(app, [_ask(body)], x_trace_id)
     services.metrics.decisions.labels(recorded.decision.outcome.value).inc()
     return _view(recorded)
 
 
 @router.post("/decisions:batch", response_model=BatchDecisionResponse, responses=_ERRORS)  # type: ignore[arg-type]
-def decide_batch(
+async def decide_batch(
     body: BatchDecisionRequest,
     app: AppCaller,
     services: ServicesDep,
     x_trace_id: str | None = Header(default=None, pattern=r"^[A-Za-z0-9-]{1,64}$"),
 ) -> BatchDecisionResponse:
     """Decide many requests at once; one invalid item refuses the batch and writes nothing."""
-    recorded = services.decisions.decide(app, [_ask(i) for i in body.items], x_trace_id)
+    recorded = await services.decisions.decide_async(app, [_ask(i) for i in body.items], x_trace_id)
     for r in recorded:
         services.metrics.decisions.labels(r.decision.outcome.value).inc()
     return BatchDecisionResponse(decisions=[_view(r) for r in recorded])

@@ -1,0 +1,218 @@
+"""Wires the portal into the API app: its routes, static files, and the session middleware.
+
+The middleware runs before every request, portal or API. It turns the session cookie into
+``request.state.session_principal`` (which ``api.deps.current_principal`` accepts for the
+client's own ``/v1/me`` endpoints) and refuses any state-changing request that rides on the
+cookie without the session's CSRF token: a form field or header for the portal, the
+``X-CSRF-Token`` header for the JSON API.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.portal.routes import (
+    PRESESSION_COOKIE,
+    SESSION_COOKIE,
+    Portal,
+    SignInRequired,
+    csrf_refused_page,
+    router,
+)
+from api.portal.sessions import SessionStore, SignInLimiter, tokens_match
+from api.problems import problem_response
+from api.state import Services
+
+__all__ = ["SECURITY_HEADERS", "install_portal"]
+
+_HERE = Path(__file__).resolve().parent
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Portal forms are a few short fields; anything bigger is not one of ours.
+_MAX_FORM_BYTES = 64 * 1024
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
+        "object-src 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def _is_portal(path: str) -> bool:
+    return path == "/" or path == "/portal" or path.startswith("/portal/")
+
+
+class _FormTooLarge(Exception):
+    pass
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > _MAX_FORM_BYTES:
+            raise _FormTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive channel that hands the already-read body to the app, then the real one's
+    later messages (a client disconnect, say)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+class PortalMiddleware:
+    def __init__(self, app: ASGIApp, portal: Portal) -> None:
+        self.app = app
+        self.portal = portal
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        token = request.cookies.get(SESSION_COOKIE)
+        session = await run_in_threadpool(self.portal.sessions.lookup, token) if token else None
+        request.state.portal_session = session
+        request.state.session_principal = session.principal if session is not None else None
+
+        path: str = scope["path"]
+        portal_path = _is_portal(path)
+        if scope["method"] not in _SAFE_METHODS:
+            if portal_path:
+                refused, receive = await self._check_form(request, receive)
+            else:
+                refused = self._check_api(request)
+            if refused is not None:
+                await self._send(refused, portal_path, path, scope, receive, send)
+                return
+        await self._send(self.app, portal_path, path, scope, receive, send)
+
+    async def _check_form(self, request: Request, receive: Receive) -> tuple[Response | None, Receive]:
+        """Portal POSTs: the form's csrf_token (or the header) must match the session's, or,
+        for the sign-in form, the pre-session cookie's."""
+        try:
+            body = await _read_body(receive)
+        except _FormTooLarge:
+            return Response("form too large", status_code=413), receive
+        replayed = _replay(body, receive)
+        fields = parse_qs(body.decode("latin-1"), max_num_fields=64)
+        given = request.headers.get("x-csrf-token") or next(iter(fields.get("csrf_token", [])), None)
+        session = request.state.portal_session
+        if request.url.path == "/portal/sign-in":
+            expected = request.cookies.get(PRESESSION_COOKIE)
+        elif session is not None:
+            expected = session.csrf_token
+        else:
+            # No session: the route itself sends the visitor to sign in; nothing can change.
+            return None, replayed
+        if expected is None or not tokens_match(expected, given):
+            return csrf_refused_page(request, self.portal), replayed
+        return None, replayed
+
+    def _check_api(self, request: Request) -> Response | None:
+        """JSON calls that authenticate with the cookie (not a bearer key) need the header."""
+        session = request.state.portal_session
+        if session is None or request.headers.get("authorization"):
+            return None
+        if tokens_match(session.csrf_token, request.headers.get("x-csrf-token")):
+            return None
+        return problem_response(
+            "forbidden",
+            "a request signed in with the portal cookie must send the session's X-CSRF-Token",
+            instance=request.url.path,
+        )
+
+    async def _send(
+        self, app: ASGIApp, portal_path: bool, path: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        if not portal_path:
+            await app(scope, receive, send)
+            return
+        private = not path.startswith("/portal/static/")
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                extra = dict(SECURITY_HEADERS)
+                if private:
+                    # Pages show personal choices: no shared cache or back-button copy keeps them.
+                    extra["Cache-Control"] = "no-store"
+                for name, value in extra.items():
+                    if name.lower().encode() not in present:
+                        headers.append((name.lower().encode(), value.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await app(scope, receive, with_headers)
+
+
+def install_portal(app: FastAPI) -> None:
+    """Mount the portal at /portal (and / as a redirect to it) on an app built by create_app."""
+    services: Services = app.state.services
+    settings = services.settings
+    portal = Portal(
+        services=services,
+        sessions=SessionStore(services.custos.db, services.clock),
+        limiter=SignInLimiter(
+            services.custos.db,
+            services.clock,
+            settings.session_secret,
+            settings.sign_in_attempts_per_minute,
+        ),
+        templates=jinja2.Environment(
+            loader=jinja2.FileSystemLoader(_HERE / "templates"),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        ),
+        secure_cookies=settings.environment == "production",
+    )
+    app.state.portal = portal
+    app.include_router(router)
+    app.mount("/portal/static", StaticFiles(directory=_HERE / "static"), name="portal-static")
+
+    async def sign_in_required(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, SignInRequired)
+        return RedirectResponse(exc.location, status_code=303)
+
+    app.add_exception_handler(SignInRequired, sign_in_required)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/portal", status_code=307)
+
+    app.add_middleware(PortalMiddleware, portal=portal)

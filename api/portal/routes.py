@@ -1,0 +1,409 @@
+"""The portal's pages. Every page takes the client id from the session, never from the URL
+or a form, so editing either can only ever show the signed-in client their own data."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import jinja2
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from api.errors import Unauthenticated
+from api.portal.consent_forms import ConsentForm, Plan, consent_page_context, make_plan
+from api.portal.i18n import format_time, negotiate, translator
+from api.portal.sessions import PortalSession, SessionStore, SignInLimiter
+from api.portal.trail import TrailFilters, trail_rows
+from api.problems import problem_response
+from api.routes import me as me_api
+from api.schemas import MAX_INDEX
+from api.state import Services
+from consent_ledger.encoding import decode_entry
+from consent_ledger.errors import ConsentNotFound, CustosError
+
+__all__ = [
+    "LANG_COOKIE",
+    "PRESESSION_COOKIE",
+    "SESSION_COOKIE",
+    "Portal",
+    "SignInRequired",
+    "csrf_refused_page",
+    "router",
+]
+
+SESSION_COOKIE = "custos_session"
+PRESESSION_COOKIE = "custos_signin"
+LANG_COOKIE = "custos_lang"
+
+router = APIRouter(prefix="/portal", include_in_schema=False)
+
+
+@dataclass
+class Portal:
+    services: Services
+    sessions: SessionStore
+    limiter: SignInLimiter
+    templates: jinja2.Environment
+    secure_cookies: bool
+
+
+class SignInRequired(Exception):
+    """Raised by pages that need a session; answered with a redirect to the sign-in page."""
+
+    def __init__(self, back_to: str) -> None:
+        super().__init__(back_to)
+        self.location = "/portal/sign-in?next=" + quote(back_to, safe="/")
+
+
+def _portal(request: Request) -> Portal:
+    portal: Portal = request.app.state.portal
+    return portal
+
+
+def _session(request: Request) -> PortalSession:
+    session = getattr(request.state, "portal_session", None)
+    if not isinstance(session, PortalSession):
+        back = request.url.path if request.method == "GET" else "/portal/consent"
+        raise SignInRequired(back)
+    return session
+
+
+PortalDep = Annotated[Portal, Depends(_portal)]
+SessionDep = Annotated[PortalSession, Depends(_session)]
+
+
+def _lang(request: Request) -> str:
+    return negotiate(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+
+
+def render(
+    request: Request,
+    portal: Portal,
+    template: str,
+    *,
+    status: int = 200,
+    csrf: str | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    lang = _lang(request)
+    session = getattr(request.state, "portal_session", None)
+    html = portal.templates.get_template(template).render(
+        t=translator(lang),
+        lang=lang,
+        when=lambda value: format_time(value, lang),
+        session=session,
+        csrf=csrf if csrf is not None else (session.csrf_token if session else ""),
+        path=request.url.path,
+        query=request.url.query,
+        **context,
+    )
+    return HTMLResponse(html, status_code=status)
+
+
+def csrf_refused_page(request: Request, portal: Portal) -> Response:
+    return render(request, portal, "csrf.html", status=403)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path inside the portal: anything else could send the client to another site."""
+    if target and target.startswith("/portal/") and not target.startswith("/portal/static"):
+        if "//" not in target and "\\" not in target and "\n" not in target:
+            return target
+    return "/portal/consent"
+
+
+def _set_cookie(response: Response, portal: Portal, name: str, value: str, **kw: Any) -> None:
+    response.set_cookie(
+        name, value, httponly=True, secure=portal.secure_cookies, samesite="lax", **kw
+    )
+
+
+# -- signing in and out ----------------------------------------------------------------
+
+
+@router.get("")
+def home() -> RedirectResponse:
+    return RedirectResponse("/portal/consent", status_code=303)
+
+
+def _sign_in_page(
+    request: Request, portal: Portal, *, status: int = 200, **context: Any
+) -> HTMLResponse:
+    token = request.cookies.get(PRESESSION_COOKIE) or ""
+    if not (20 <= len(token) <= 64):
+        token = secrets.token_urlsafe(32)
+    context.setdefault("error", None)
+    context.setdefault("notice", None)
+    context.setdefault("username", "")
+    response = render(
+        request,
+        portal,
+        "sign_in.html",
+        status=status,
+        csrf=token,
+        next=_safe_next(request.query_params.get("next") or context.pop("next", None)),
+        **context,
+    )
+    _set_cookie(response, portal, PRESESSION_COOKIE, token, path="/portal/sign-in")
+    return response
+
+
+@router.get("/sign-in")
+def sign_in_form(
+    request: Request, portal: PortalDep, signed_out: bool = False, expired: bool = False
+) -> Response:
+    if request.state.portal_session is not None and not signed_out:
+        return RedirectResponse("/portal/consent", status_code=303)
+    notice = "signed_out" if signed_out else ("signin_again" if "next" in request.query_params else None)
+    return _sign_in_page(request, portal, notice=notice)
+
+
+@router.post("/sign-in")
+def sign_in(
+    request: Request,
+    portal: PortalDep,
+    username: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    next: Annotated[str, Form(max_length=500)] = "",  # noqa: A002 - the form field's name
+) -> Response:
+    address = request.client.host if request.client else "unknown"
+    if not username.strip() or not password:
+        return _sign_in_page(request, portal, status=400, error="signin_missing", username=username)
+    wait = portal.limiter.retry_after(username, address)
+    if wait:
+        response = _sign_in_page(
+            request, portal, status=429, error="signin_limited", seconds=wait, username=username
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
+    try:
+        principal = portal.services.accounts.check_password(username, password)
+    except Unauthenticated:
+        portal.limiter.record_failure(username, address)
+        return _sign_in_page(request, portal, status=401, error="signin_failed", username=username)
+    portal.limiter.forget_user(username, address)
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:
+        portal.sessions.end(old)
+    token, _ = portal.sessions.create(principal)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    _set_cookie(response, portal, SESSION_COOKIE, token, path="/")
+    response.delete_cookie(PRESESSION_COOKIE, path="/portal/sign-in")
+    return response
+
+
+@router.post("/sign-out")
+def sign_out(request: Request, portal: PortalDep) -> RedirectResponse:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        portal.sessions.end(token)
+    response = RedirectResponse("/portal/sign-in?signed_out=1", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/lang/{code}")
+def switch_language(
+    code: Annotated[str, Path(pattern=r"^(en|zh)$")],
+    portal: PortalDep,
+    next: str = "",  # noqa: A002 - the query parameter's name
+) -> RedirectResponse:
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    _set_cookie(response, portal, LANG_COOKIE, code, path="/", max_age=365 * 24 * 3600)
+    return response
+
+
+# -- consent ---------------------------------------------------------------------------
+
+
+@router.get("/consent")
+def consent_page(
+    request: Request,
+    portal: PortalDep,
+    session: SessionDep,
+    done: Annotated[int | None, Query(ge=0, le=MAX_INDEX)] = None,
+    error: str | None = None,
+) -> HTMLResponse:
+    context = consent_page_context(portal.services, session.client_id, _lang(request))
+    return render(
+        request,
+        portal,
+        "consent.html",
+        done=done,
+        error="conflict" if error else None,
+        **context,
+    )
+
+
+def _consent_form(
+    level: int | None, purpose: list[str], duration: str, withdraw: str
+) -> ConsentForm:
+    return ConsentForm(level, tuple(purpose), duration, withdraw == "all")
+
+
+@router.get("/consent/review")
+def review_page(
+    request: Request,
+    portal: PortalDep,
+    session: SessionDep,
+    level: Annotated[int | None, Query(ge=1, le=4)] = None,
+    purpose: Annotated[list[str], Query(max_length=16)] = [],  # noqa: B006 - FastAPI copies it
+    duration: Annotated[str, Query(max_length=8)] = "keep",
+    withdraw: Annotated[str, Query(max_length=8)] = "",
+) -> HTMLResponse:
+    form = _consent_form(level, purpose, duration, withdraw)
+    plan = make_plan(portal.services, session.client_id, form, _lang(request))
+    return render(request, portal, "review.html", plan=plan, form=form)
+
+
+@router.post("/consent")
+def apply_change(
+    request: Request,
+    portal: PortalDep,
+    session: SessionDep,
+    level: Annotated[int | None, Form(ge=1, le=4)] = None,
+    purpose: Annotated[list[str], Form(max_length=16)] = [],  # noqa: B006 - FastAPI copies it
+    duration: Annotated[str, Form(max_length=8)] = "keep",
+    withdraw: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    form = _consent_form(level, purpose, duration, withdraw)
+    # The plan is made again from the state now: the review page may be minutes old.
+    plan: Plan = make_plan(portal.services, session.client_id, form, _lang(request))
+    if plan.problems:
+        return render(request, portal, "review.html", status=409, plan=plan, form=form)
+    try:
+        index = plan.apply(portal.services, session.client_id)
+    except CustosError:
+        return RedirectResponse("/portal/consent?error=conflict", status_code=303)
+    return RedirectResponse(f"/portal/consent?done={index}", status_code=303)
+
+
+# -- who used my data ------------------------------------------------------------------
+
+
+@router.get("/trail")
+def trail_page(
+    request: Request,
+    portal: PortalDep,
+    session: SessionDep,
+    department: str = "",
+    purpose: str = "",
+    category: str = "",
+    outcome: str = "",
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> HTMLResponse:
+    services = portal.services
+    filters = TrailFilters.clean(services, department, purpose, category, outcome)
+    view = trail_rows(services, session.client_id, filters, page, _lang(request))
+    return render(
+        request,
+        portal,
+        "trail.html",
+        filters=filters,
+        view=view,
+        options=filters.options(services, _lang(request)),
+        verifier_key=services.custos.ledger.signer.verifier_key(),
+    )
+
+
+@router.get("/proof/{index}")
+def proof(
+    portal: PortalDep,
+    session: SessionDep,
+    index: Annotated[int, Path(ge=0, le=MAX_INDEX)],
+) -> Response:
+    """What the browser needs to check an entry itself: its bytes, its inclusion proof and the
+    signed checkpoint the proof leads to. Only for the signed-in client's own entries."""
+    ledger = portal.services.custos.ledger
+    stored = next(iter(ledger.entries(index, index + 1)), None)
+    if stored is None or decode_entry(stored.leaf).subject != session.client_id:
+        # The same answer for "not yours" and "no such entry": neither says which.
+        return problem_response("not_found", f"you have no ledger entry {index}")
+    latest = ledger.latest_checkpoint()
+    note = latest[1] if latest is not None and latest[0] > index else ledger.checkpoint()
+    size = int(note.split("\n")[1])
+    return JSONResponse(
+        {
+            "index": index,
+            "entry": base64.b64encode(stored.leaf).decode(),
+            "proof": ledger.inclusion_proof(index, size).as_json(),
+            "checkpoint": note,
+            "verifier_key": ledger.signer.verifier_key(),
+        }
+    )
+
+
+# -- receipt ---------------------------------------------------------------------------
+
+
+def _receipt(portal: Portal, session: PortalSession, lang: str) -> dict[str, Any] | None:
+    try:
+        return me_api.receipt(session.principal, portal.services, lang)
+    except ConsentNotFound:
+        return None
+
+
+@router.get("/receipt")
+def receipt_page(request: Request, portal: PortalDep, session: SessionDep) -> HTMLResponse:
+    lang = _lang(request)
+    receipt = _receipt(portal, session, lang)
+    catalogue = portal.services.custos.catalogue
+    names = {c.key: getattr(c.name, lang) for c in catalogue.categories}
+    # "<" escaped so the JSON can sit in a <script> data block without ending it.
+    embedded = json.dumps(receipt, ensure_ascii=False).replace("<", "\\u003c") if receipt else ""
+    level = catalogue.level(receipt["authorizationLevel"]) if receipt else None
+    return render(
+        request,
+        portal,
+        "receipt.html",
+        receipt=receipt,
+        embedded=embedded,
+        category_names=names,
+        level_name=getattr(level.name, lang) if level else "",
+    )
+
+
+@router.get("/receipt.json")
+def receipt_download(request: Request, portal: PortalDep, session: SessionDep) -> Response:
+    receipt = _receipt(portal, session, _lang(request))
+    if receipt is None:
+        return problem_response("consent_not_found", "there is no active consent to give a receipt for")
+    day = receipt["issuedAt"][:10]
+    return JSONResponse(
+        receipt,
+        headers={
+            "Content-Disposition": f'attachment; filename="custos-consent-receipt-{day}.json"'
+        },
+    )
+
+
+# -- erasure ---------------------------------------------------------------------------
+
+
+@router.get("/erasure")
+def erasure_page(request: Request, portal: PortalDep, session: SessionDep) -> HTMLResponse:
+    return render(request, portal, "erasure.html", error=None)
+
+
+@router.post("/erasure")
+def erase(
+    request: Request,
+    portal: PortalDep,
+    session: SessionDep,
+    understand: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    if understand != "yes":
+        return render(request, portal, "erasure.html", status=400, error="erasure_tick")
+    services = portal.services
+    appended = services.custos.registry.erase(session.client_id)
+    services.accounts.revoke_client(session.client_id, services.clock())
+    portal.sessions.end_all_for_client(session.client_id)
+    request.state.portal_session = None
+    response = render(request, portal, "erased.html", index=appended.index)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
