@@ -1,15 +1,16 @@
 """The policy compiled into lookup tables, so that a decision is a handful of dict lookups.
 
-``compile_policy`` resolves everything that does not depend on the consent or the request's
-context once: which permit, forbids, consent rule, proof rule and obligations apply to each
-(department, purpose, category) cell, with parent keys already expanded to the catalogue's
-categories. What is left for ``decide`` is the consent and the context.
+``compile_policy`` resolves once everything that does not depend on the consent: which
+permit, forbids, consent rule, proof rule and obligations apply to each (department,
+purpose, category) cell, with parent keys expanded to the catalogue's categories. Every
+decision that does not depend on the consent is built here, whole; the ones that name the
+consent are kept as templates whose reason ``decide`` completes with the consent's summary.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from types import MappingProxyType
 
 from consent_ledger.catalogue import Catalogue, CategoryDef
@@ -30,12 +31,10 @@ __all__ = [
     "CompiledPolicy",
     "ForbidEntry",
     "ProofEntry",
-    "Verdict",
+    "Template",
     "compile_policy",
     "covers",
     "forbid_targets",
-    "forbid_verdict",
-    "structural_verdict",
 ]
 
 
@@ -66,12 +65,29 @@ def _rule_targets(
 
 
 @dataclass(frozen=True, slots=True)
-class ForbidEntry:
-    rule_id: str
+class Template:
+    """A decision whose reason ends with the consent's summary, added per request."""
+
+    outcome: Outcome
     code: ReasonCode
-    why: str
+    rule_id: str | None
+    text: str
+    detail: tuple[CategoryDecision, ...]
+    granted: tuple[str, ...]  # the category on an allow, nothing otherwise
+
+
+@dataclass(frozen=True, slots=True)
+class ForbidEntry:
+    """A forbid as it applies to one cell, with the denial it produces there."""
+
+    rule_id: str
     access: str | None
     stages: frozenset[str] | None
+    decision: Decision
+
+    @property
+    def contextual(self) -> bool:
+        return self.access is not None or self.stages is not None
 
     def fires(self, ctx: Context) -> bool:
         return (self.access is None or ctx.access == self.access) and (
@@ -82,34 +98,35 @@ class ForbidEntry:
 @dataclass(frozen=True, slots=True)
 class ProofEntry:
     rule_id: str
-    stages: frozenset[str]
-    predicate: str
+    refusals: Mapping[str, Decision]  # by stage: the proof_required denial in that stage
 
 
 @dataclass(frozen=True, slots=True)
 class Cell:
     """Everything static about one (department, purpose, category).
 
-    ``static`` is the finished single-category decision when no consent or context can change
-    it (a forbid without context conditions, no permit at all, a category outside the permit);
-    ``decide`` returns it as is.
+    ``static`` is the finished decision when neither consent nor context can change it (a
+    forbid without context conditions comes first, or there is no permit, or the category is
+    outside it and no forbid depends on the context); ``decide`` returns it as is.
     """
 
     department: str
     purpose: str
     category: str
     level: int
-    forbids: tuple[ForbidEntry, ...]
     permit_id: str | None
     in_scope: bool
-    consent_rule_id: str | None
-    consent_code: ReasonCode
+    forbids: tuple[ForbidEntry, ...]
+    structural: Decision | None  # not applicable, or outside the permit
+    static: Decision | None
+    no_consent: Decision
+    expired: Template
+    unconsented: Template
+    too_low: Template
     proof: ProofEntry | None
+    allow: Template
     obligations: tuple[Obligation, ...]
     proof_obligations: tuple[Obligation, ...]
-    allow_text: str
-    allow_detail: tuple[CategoryDecision, ...]
-    static: Decision | None
 
 
 @dataclass(frozen=True)
@@ -124,17 +141,12 @@ class CompiledPolicy:
     def version(self) -> str:
         return self.policy.version
 
-    @property
-    def departments(self) -> frozenset[str]:
-        return frozenset(self.cells)
-
 
 def compile_policy(policy: Policy, catalogue: Catalogue) -> CompiledPolicy:
-    """Expand the rules over every catalogue category; the policy must have been loaded
+    """Expand the rules over every catalogue category. The policy must have been loaded
     against this catalogue (``load_policy`` checks every name)."""
-    doc = policy.document
     cells: dict[str, Mapping[str, Mapping[str, Cell]]] = {}
-    for department, ddef in doc.departments.items():
+    for department, ddef in policy.document.departments.items():
         permits = {p: permit for permit in ddef.permits for p in permit.purposes}
         by_purpose: dict[str, Mapping[str, Cell]] = {}
         for purpose in catalogue.purpose_map:
@@ -145,108 +157,134 @@ def compile_policy(policy: Policy, catalogue: Catalogue) -> CompiledPolicy:
                     covers(k, category.key) for k in permit.categories
                 )
                 permit_id = None if permit is None else permit.id
-                row[category.key] = _cell(
-                    policy, department, purpose, category, permit_id, in_scope
+                row[category.key] = _Builder(policy, department, purpose, category).cell(
+                    permit_id, in_scope
                 )
             by_purpose[purpose] = MappingProxyType(row)
         cells[department] = MappingProxyType(by_purpose)
     return CompiledPolicy(policy, catalogue, MappingProxyType(cells))
 
 
-def _cell(
-    policy: Policy,
-    department: str,
-    purpose: str,
-    category: CategoryDef,
-    permit_id: str | None,
-    in_scope: bool,
-) -> Cell:
-    doc = policy.document
-    forbids = tuple(
-        ForbidEntry(
-            f.id, f.code, f.why, f.access, None if f.stages is None else frozenset(f.stages)
+class _Builder:
+    """Builds one cell: its rules, and the text of every decision it can give."""
+
+    def __init__(self, policy: Policy, department: str, purpose: str, cat: CategoryDef) -> None:
+        self.doc = policy.document
+        self.version = policy.version
+        self.department, self.purpose, self.cat = department, purpose, cat
+
+    def decision(
+        self, outcome: Outcome, code: ReasonCode, rule_id: str | None, text: str
+    ) -> Decision:
+        detail = (CategoryDecision(self.cat.key, outcome, code, rule_id),)
+        return Decision(outcome, code, text, rule_id, (), self.version, (), detail)
+
+    def template(
+        self, outcome: Outcome, code: ReasonCode, rule_id: str | None, text: str
+    ) -> Template:
+        detail = (CategoryDecision(self.cat.key, outcome, code, rule_id),)
+        granted = (self.cat.key,) if outcome is Outcome.ALLOW else ()
+        return Template(outcome, code, rule_id, text, detail, granted)
+
+    def cell(self, permit_id: str | None, in_scope: bool) -> Cell:
+        dept, purpose, key, deny = self.department, self.purpose, self.cat.key, Outcome.DENY
+        forbids = tuple(
+            ForbidEntry(
+                f.id,
+                f.access,
+                None if f.stages is None else frozenset(f.stages),
+                self.decision(
+                    deny, f.code, f.id, f"rule {f.id} forbids using {key} for {purpose}: {f.why}"
+                ),
+            )
+            for f in self.doc.forbids
+            if forbid_targets(f, dept, purpose, self.cat)
         )
-        for f in doc.forbids
-        if forbid_targets(f, department, purpose, category)
-    )
-    consent_rule = next((r for r in doc.consent_rules if purpose in r.purposes), None)
-    proof = next(
-        (
-            ProofEntry(r.id, frozenset(r.stages), r.predicate)
-            for r in doc.proofs
-            if _rule_targets(r, department, purpose, category.key)
-        ),
-        None,
-    )
-    obligations = merge_obligations(
-        r.add for r in doc.obligations if _rule_targets(r, department, purpose, category.key)
-    )
-    allow_text = f"rule {permit_id} allows {department} to use {category.key} for {purpose}"
-    cell = Cell(
-        department=department,
-        purpose=purpose,
-        category=category.key,
-        level=category.level,
-        forbids=forbids,
-        permit_id=permit_id,
-        in_scope=in_scope,
-        consent_rule_id=None if consent_rule is None else consent_rule.id,
-        consent_code=ReasonCode.PURPOSE_NOT_CONSENTED
-        if consent_rule is None
-        else consent_rule.code,
-        proof=proof,
-        obligations=obligations,
-        proof_obligations=merge_obligations(
-            (obligations, (Obligation(ObligationKind.REQUIRES_PROOF),))
-        ),
-        allow_text=allow_text,
-        allow_detail=(
-            CategoryDecision(category.key, Outcome.ALLOW, ReasonCode.ALLOWED, permit_id),
-        ),
-        static=None,
-    )
-    return replace(cell, static=_static_decision(cell, policy.version))
+        structural = None
+        if permit_id is None:
+            text = f"the policy has no rule letting {dept} pursue {purpose}"
+            structural = self.decision(
+                Outcome.NOT_APPLICABLE, ReasonCode.NOT_APPLICABLE, None, text
+            )
+        elif not in_scope:
+            text = f"rule {permit_id} lets {dept} use other categories for {purpose}, not {key}"
+            structural = self.decision(deny, ReasonCode.CATEGORY_NOT_PERMITTED, permit_id, text)
+        consent_rule = next((r for r in self.doc.consent_rules if purpose in r.purposes), None)
+        obligations = merge_obligations(
+            r.add for r in self.doc.obligations if _rule_targets(r, dept, purpose, key)
+        )
+        needs = f"rule {permit_id} needs"
+        return Cell(
+            department=dept,
+            purpose=purpose,
+            category=key,
+            level=self.cat.level,
+            permit_id=permit_id,
+            in_scope=in_scope,
+            forbids=forbids,
+            structural=structural,
+            static=_static(forbids, structural),
+            no_consent=self.decision(
+                deny,
+                ReasonCode.NO_CONSENT,
+                permit_id,
+                f"{needs} the client's consent and there is none (never given or withdrawn)",
+            ),
+            expired=self.template(
+                deny, ReasonCode.CONSENT_EXPIRED, permit_id, f"{needs} an active consent; "
+            ),
+            unconsented=self.template(
+                deny,
+                ReasonCode.PURPOSE_NOT_CONSENTED if consent_rule is None else consent_rule.code,
+                permit_id if consent_rule is None else consent_rule.id,
+                f"rule {permit_id if consent_rule is None else consent_rule.id} needs "
+                f"consent to {purpose}; ",
+            ),
+            too_low=self.template(
+                deny,
+                ReasonCode.LEVEL_NOT_CONSENTED,
+                permit_id,
+                f"{needs} consent at level {self.cat.level} for {key}; ",
+            ),
+            proof=self._proof(),
+            allow=self.template(
+                Outcome.ALLOW,
+                ReasonCode.ALLOWED,
+                permit_id,
+                f"rule {permit_id} allows {dept} to use {key} for {purpose}; ",
+            ),
+            obligations=obligations,
+            proof_obligations=merge_obligations(
+                (obligations, (Obligation(ObligationKind.REQUIRES_PROOF),))
+            ),
+        )
 
-
-Verdict = tuple[Outcome, ReasonCode, str | None, str]
-
-
-def forbid_verdict(cell: Cell, f: ForbidEntry) -> Verdict:
-    text = f"rule {f.rule_id} forbids using {cell.category} for {cell.purpose}: {f.why}"
-    return Outcome.DENY, f.code, f.rule_id, text
-
-
-def structural_verdict(cell: Cell) -> Verdict | None:
-    """No permit for (department, purpose) at all, or a category outside the permit."""
-    if cell.permit_id is None:
-        return (
-            Outcome.NOT_APPLICABLE,
-            ReasonCode.NOT_APPLICABLE,
+    def _proof(self) -> ProofEntry | None:
+        rule = next(
+            (
+                r
+                for r in self.doc.proofs
+                if _rule_targets(r, self.department, self.purpose, self.cat.key)
+            ),
             None,
-            f"the policy has no rule letting {cell.department} pursue {cell.purpose}",
         )
-    if not cell.in_scope:
-        return (
-            Outcome.DENY,
-            ReasonCode.CATEGORY_NOT_PERMITTED,
-            cell.permit_id,
-            f"rule {cell.permit_id} lets {cell.department} use other categories for "
-            f"{cell.purpose}, not {cell.category}",
-        )
-    return None
-
-
-def _static_decision(cell: Cell, version: str) -> Decision | None:
-    """The decision when neither consent nor context can change it, else None."""
-    if cell.forbids:
-        first = cell.forbids[0]
-        if first.access is not None or first.stages is not None:
+        if rule is None:
             return None
-        verdict: Verdict | None = forbid_verdict(cell, first)
-    else:
-        verdict = structural_verdict(cell)
-    if verdict is None:
-        return None
-    outcome, code, rule_id, text = verdict
-    detail = (CategoryDecision(cell.category, outcome, code, rule_id),)
-    return Decision(outcome, code, text, rule_id, (), version, (), detail)
+        refusals = {
+            stage: self.decision(
+                Outcome.DENY,
+                ReasonCode.PROOF_REQUIRED,
+                rule.id,
+                f"rule {rule.id}: in stage {stage}, {self.cat.key} is shown only by a "
+                f"zero-knowledge proof ({rule.predicate}); present one instead of the value",
+            )
+            for stage in rule.stages
+        }
+        return ProofEntry(rule.id, MappingProxyType(refusals))
+
+
+def _static(forbids: tuple[ForbidEntry, ...], structural: Decision | None) -> Decision | None:
+    """The decision when neither consent nor context can change it, else None."""
+    if forbids:
+        return None if forbids[0].contextual else forbids[0].decision
+    return structural

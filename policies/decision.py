@@ -6,7 +6,7 @@ documents each one (a test checks it), and the API passes them through unchanged
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -89,6 +89,7 @@ class ObligationKind(StrEnum):
 
 
 _KIND_ORDER = {kind: n for n, kind in enumerate(ObligationKind)}
+MAX_RETAIN_DAYS = 36_500
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,25 @@ class Obligation:
 
     def __str__(self) -> str:
         return self.kind.value if self.days is None else f"{self.kind.value}:{self.days}"
+
+    @classmethod
+    def from_json(
+        cls, raw: object, kinds: Collection[ObligationKind] = tuple(ObligationKind)
+    ) -> Obligation:
+        """Parse ``"mask"`` or ``{"retain_days": 30}`` if its kind is among ``kinds``;
+        ValueError names what is wrong and what would be accepted."""
+        bare = sorted(k.value for k in kinds if k is not ObligationKind.RETAIN_DAYS)
+        if isinstance(raw, str) and raw in bare:
+            return cls(ObligationKind(raw))
+        if isinstance(raw, dict) and list(raw) == [ObligationKind.RETAIN_DAYS.value]:
+            days = raw[ObligationKind.RETAIN_DAYS.value]
+            if type(days) is int and 1 <= days <= MAX_RETAIN_DAYS:
+                return cls(ObligationKind.RETAIN_DAYS, days)
+            raise ValueError(
+                f"retain_days must be a whole number of days from 1 to {MAX_RETAIN_DAYS}"
+            )
+        known = ", ".join(bare)
+        raise ValueError(f"unknown obligation {raw!r}; use one of {known} or {{retain_days: N}}")
 
     def to_json(self) -> str | dict[str, int]:
         """The form the policy file uses: ``"log"`` or ``{"retain_days": 30}``."""
@@ -172,9 +192,9 @@ class Request:
     context: Context
 
 
-@dataclass(frozen=True, slots=True)
-class CategoryDecision:
-    """How one requested category fared; ``rule_id`` is the policy rule that decided it."""
+class CategoryDecision(NamedTuple):
+    """How one requested category fared; ``rule_id`` is the policy rule that decided it.
+    A NamedTuple for the same reason as Decision."""
 
     category: str
     outcome: Outcome

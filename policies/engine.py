@@ -16,20 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from functools import lru_cache
 from typing import Protocol
 
 from consent_ledger.consent import Consent
-from policies.compiled import (
-    Cell,
-    CompiledPolicy,
-    Verdict,
-    covers,
-    forbid_verdict,
-    structural_verdict,
-)
+from policies.compiled import Cell, CompiledPolicy, Template, covers
 from policies.decision import (
+    FORBID_CODES,
     CategoryDecision,
     Decision,
     Obligation,
@@ -47,9 +40,14 @@ from policies.errors import (
 
 __all__ = ["DecisionEngine", "PolicyEngine", "consent_summary", "decide"]
 
-# Ranks a failing category's verdict so a multi-category request names the most basic reason.
-_FORBID, _STRUCTURE, _CONSENT, _PROOF = range(4)
-_Judged = tuple[int, Verdict]
+# A request for several categories is refused for the category whose verdict comes first in
+# the order of evaluation: forbids, then no permit / out of scope, then consent, then proof.
+_RANK = {code: 0 for code in FORBID_CODES} | {
+    ReasonCode.NOT_APPLICABLE: 1,
+    ReasonCode.CATEGORY_NOT_PERMITTED: 1,
+    ReasonCode.PROOF_REQUIRED: 3,
+}
+_CONSENT_RANK = 2
 
 
 class DecisionEngine(Protocol):
@@ -94,61 +92,42 @@ def decide(policy: CompiledPolicy, consent: Consent | None, request: Request) ->
         cell = cells.get(categories[0])
         if cell is None:
             raise _unknown_category(policy, categories[0])
-        if cell.static is not None:
-            return cell.static
-        judged = _judge(cell, consent, request)
-        if judged is None:
-            return _allow(policy, cell, consent, request)
-        outcome, code, rule_id, text = judged[1]
-        detail = (CategoryDecision(cell.category, outcome, code, rule_id),)
-        return Decision(outcome, code, text, rule_id, (), policy.version, (), detail)
+        return _decide_one(cell, consent, request, policy.version)
     return _decide_many(policy, cells, consent, request)
 
 
-def _judge(cell: Cell, consent: Consent | None, request: Request) -> _Judged | None:
-    """The verdict for one category, or None when it is allowed."""
+def _decide_one(cell: Cell, consent: Consent | None, request: Request, version: str) -> Decision:
+    """One category, in the order the module docstring gives; most answers are prebuilt."""
+    if cell.static is not None:
+        return cell.static
     ctx = request.context
-    for f in cell.forbids:
-        if f.fires(ctx):
-            return _FORBID, forbid_verdict(cell, f)
-    structural = structural_verdict(cell)
-    if structural is not None:
-        return _STRUCTURE, structural
-    refused = _consent_verdict(cell, consent, ctx.now)
-    if refused is not None:
-        return _CONSENT, refused
-    proof = cell.proof
-    if proof is not None and ctx.stage in proof.stages and not ctx.proof_presented:
-        text = (
-            f"rule {proof.rule_id}: in stage {ctx.stage}, {cell.category} is shown only by a "
-            f"zero-knowledge proof ({proof.predicate}); present one instead of reading the value"
-        )
-        return _PROOF, (Outcome.DENY, ReasonCode.PROOF_REQUIRED, proof.rule_id, text)
-    return None
-
-
-def _consent_verdict(cell: Cell, consent: Consent | None, now: datetime) -> Verdict | None:
-    permit = cell.permit_id
+    for forbid in cell.forbids:
+        if forbid.fires(ctx):
+            return forbid.decision
+    if cell.structural is not None:
+        return cell.structural
     if consent is None:
-        text = (
-            f"rule {permit} needs the client's consent and there is none (never given or withdrawn)"
-        )
-        return Outcome.DENY, ReasonCode.NO_CONSENT, permit, text
+        return cell.no_consent
     expires = consent.expires_at
-    if expires is not None and expires <= now:
-        text = f"rule {permit} needs an active consent; {consent_summary(consent)}"
-        return Outcome.DENY, ReasonCode.CONSENT_EXPIRED, permit, text
+    if expires is not None and expires <= ctx.now:
+        return _fill(cell.expired, consent, (), version)
     if cell.purpose not in consent.purposes:
-        rule = cell.consent_rule_id or permit
-        text = f"rule {rule} needs consent to {cell.purpose}; {consent_summary(consent)}"
-        return Outcome.DENY, cell.consent_code, rule, text
+        return _fill(cell.unconsented, consent, (), version)
     if cell.level > consent.level:
-        text = (
-            f"rule {permit} needs consent at level {cell.level} for {cell.category}; "
-            f"{consent_summary(consent)}"
-        )
-        return Outcome.DENY, ReasonCode.LEVEL_NOT_CONSENTED, permit, text
-    return None
+        return _fill(cell.too_low, consent, (), version)
+    proof, stage = cell.proof, ctx.stage
+    if proof is not None and stage is not None and stage in proof.refusals:
+        if not ctx.proof_presented:
+            return proof.refusals[stage]
+        return _fill(cell.allow, consent, cell.proof_obligations, version)
+    return _fill(cell.allow, consent, cell.obligations, version)
+
+
+def _fill(
+    t: Template, consent: Consent, obligations: tuple[Obligation, ...], version: str
+) -> Decision:
+    text = t.text + consent_summary(consent)
+    return Decision(t.outcome, t.code, text, t.rule_id, obligations, version, t.granted, t.detail)
 
 
 @lru_cache(maxsize=4096)
@@ -166,28 +145,6 @@ def consent_summary(consent: Consent | None) -> str:
     return f"the client's consent is level {consent.level} for {purposes}, {until}"
 
 
-def _obligations(cell: Cell, request: Request) -> tuple[Obligation, ...]:
-    proof = cell.proof
-    if proof is not None and request.context.stage in proof.stages:
-        return cell.proof_obligations
-    return cell.obligations
-
-
-def _allow(
-    policy: CompiledPolicy, cell: Cell, consent: Consent | None, request: Request
-) -> Decision:
-    return Decision(
-        Outcome.ALLOW,
-        ReasonCode.ALLOWED,
-        f"{cell.allow_text}; {consent_summary(consent)}",
-        cell.permit_id,
-        _obligations(cell, request),
-        policy.version,
-        request.resource.categories,
-        cell.allow_detail,
-    )
-
-
 def _decide_many(
     policy: CompiledPolicy,
     cells: Mapping[str, Cell],
@@ -200,32 +157,33 @@ def _decide_many(
         if cell is None:
             raise _unknown_category(policy, key)
         picked.append(cell)
-    judged = [_judge(cell, consent, request) for cell in picked]
-    details = tuple(
-        cell.allow_detail[0]
-        if j is None
-        else CategoryDecision(cell.category, j[1][0], j[1][1], j[1][2])
-        for cell, j in zip(picked, judged, strict=True)
-    )
-    failures = [(j[0], n, j[1]) for n, j in enumerate(judged) if j is not None]
+    each = [_decide_one(cell, consent, request, policy.version) for cell in picked]
+    details: tuple[CategoryDecision, ...] = tuple(d.details[0] for d in each)
+    failures = [
+        (_RANK.get(d.reason_code, _CONSENT_RANK), n)
+        for n, d in enumerate(each)
+        if d.outcome is not Outcome.ALLOW
+    ]
     if failures:
-        _, n, (outcome, code, rule_id, text) = min(failures, key=lambda f: (f[0], f[1]))
-        if outcome is Outcome.DENY and len(picked) > 1:
-            text = f"{picked[n].category} is refused: {text}"
-        return Decision(outcome, code, text, rule_id, (), policy.version, (), details)
-    first = picked[0]
+        first = each[min(failures)[1]]
+        text = first.reason
+        if first.outcome is Outcome.DENY:
+            text = f"{first.details[0].category} is refused: {text}"
+        return Decision(
+            first.outcome, first.reason_code, text, first.rule_id, (), policy.version, (), details
+        )
+    lead = picked[0]
     names = ", ".join(request.resource.categories)
     text = (
-        f"rule {first.permit_id} allows {first.department} to use {names} for {first.purpose}; "
+        f"rule {lead.permit_id} allows {lead.department} to use {names} for {lead.purpose}; "
         f"{consent_summary(consent)}"
     )
-    obligations = merge_obligations(_obligations(cell, request) for cell in picked)
     return Decision(
         Outcome.ALLOW,
         ReasonCode.ALLOWED,
         text,
-        first.permit_id,
-        obligations,
+        lead.permit_id,
+        merge_obligations(d.obligations for d in each),
         policy.version,
         request.resource.categories,
         details,

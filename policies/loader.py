@@ -113,17 +113,24 @@ class _Where:
                 node = node.value[part] if 0 <= part < len(node.value) else node
         return node
 
-    def problem(self, loc: Loc, msg: str, *, key: bool = False) -> str:
+    def problem(self, loc: Loc, msg: str, *, key: bool = False, shown: Loc | None = None) -> str:
+        """``FILE:LINE:COL: path: msg`` for the node at ``loc``; ``shown`` is the path printed
+        when it differs (an unknown key is shown as a problem of the mapping holding it)."""
         mark = self.node(loc, key=key).start_mark
-        return f"{self.source}:{mark.line + 1}:{mark.column + 1}: {_dotted(loc)}{msg}"
+        path = _dotted(loc if shown is None else shown)
+        return f"{self.source}:{mark.line + 1}:{mark.column + 1}: {path}{msg}"
 
     def pydantic(self, exc: ValidationError) -> tuple[str, ...]:
+        errors = exc.errors(include_url=False)
         problems = []
-        for err in exc.errors(include_url=False):
+        for err in errors:
             loc: Loc = tuple(err["loc"])
             kind = err["type"]
+            if kind == "too_short" and any(_under(loc, other["loc"]) for other in errors):
+                continue  # a list emptied by its own failing items: the items say it better
             if kind == "extra_forbidden":
-                problems.append(self.problem(loc[:-1], f"unknown key {loc[-1]!r}", key=True))
+                msg = f"unknown key {loc[-1]!r}"
+                problems.append(self.problem(loc, msg, key=True, shown=loc[:-1]))
             elif kind == "missing":
                 problems.append(self.problem(loc[:-1], f"missing key {loc[-1]!r}"))
             else:
@@ -140,6 +147,10 @@ class _Where:
             return int(line), int(col)
 
         return tuple(sorted(dict.fromkeys(problems), key=position))
+
+
+def _under(parent: Loc, loc: tuple[int | str, ...]) -> bool:
+    return len(loc) > len(parent) and tuple(loc[: len(parent)]) == parent
 
 
 def _dotted(loc: Loc) -> str:

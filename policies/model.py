@@ -58,21 +58,16 @@ Level = Annotated[StrictInt, Field(ge=1, le=4)]
 Names = Annotated[tuple[Name, ...], Field(min_length=1)]
 CategoryKeys = Annotated[tuple[CategoryKey, ...], Field(min_length=1)]
 
-_MAX_RETAIN_DAYS = 36_500
-# requires_proof is not listed: it comes only from a `proofs` rule, in the stage it names.
-_BARE_OBLIGATIONS = ("log", "mask", "aggregate_only", "federated_only")
+
+_POLICY_OBLIGATIONS = tuple(k for k in ObligationKind if k is not ObligationKind.REQUIRES_PROOF)
 
 
 def _parse_obligation(raw: Any) -> Obligation:
-    if isinstance(raw, str) and raw in _BARE_OBLIGATIONS:
-        return Obligation(ObligationKind(raw))
-    if isinstance(raw, dict) and list(raw) == ["retain_days"]:
-        days = raw["retain_days"]
-        if type(days) is int and 1 <= days <= _MAX_RETAIN_DAYS:
-            return Obligation(ObligationKind.RETAIN_DAYS, days)
-        raise ValueError(f"retain_days must be a whole number of days from 1 to {_MAX_RETAIN_DAYS}")
-    known = ", ".join(_BARE_OBLIGATIONS)
-    raise ValueError(f"unknown obligation {raw!r}; use one of {known} or {{retain_days: N}}")
+    # requires_proof comes only from a `proofs` rule, in the stage that rule names; listed
+    # here it would demand a proof everywhere without saying of what.
+    if raw == ObligationKind.REQUIRES_PROOF.value:
+        raise ValueError("requires_proof comes from a proofs rule, not an obligations rule")
+    return Obligation.from_json(raw, _POLICY_OBLIGATIONS)
 
 
 ObligationSpec = Annotated[

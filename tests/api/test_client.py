@@ -32,8 +32,9 @@ def test_sync_client_decides_and_reads(world: World, base_url: str) -> None:
         with pytest.raises(CustosProblem) as info:
             custos.read(denied)
         assert info.value.status == 403 and info.value.code == "decision_not_usable"
-        many = custos.decide_many([(world.alice, "kyc", ["user.name"]),
-                                   (world.bob, "kyc", ["user.name"])])
+        many = custos.decide_many(
+            [(world.alice, "kyc", ["user.name"]), (world.bob, "kyc", ["user.name"])]
+        )
         assert [m.client_id for m in many] == [world.alice, world.bob]
 
 
@@ -60,14 +61,25 @@ def test_unknown_names_raise_problems(world: World, base_url: str) -> None:
 def test_retries_on_service_unavailable() -> None:
     """503 (not ready, nothing recorded) is retried; the third answer wins."""
     answers = iter([503, 503, 200])
-    body = {"decision_id": "d" * 32, "outcome": "deny", "reason_code": "no_consent",
-            "reason": "r", "rule_id": None, "obligations": [], "policy_version": "v",
-            "categories": [], "ledger_index": 1, "timestamp": "t"}
+    body: dict[str, object] = {
+        "decision_id": "d" * 32,
+        "outcome": "deny",
+        "reason_code": "no_consent",
+        "reason": "r",
+        "rule_id": None,
+        "obligations": [],
+        "policy_version": "v",
+        "categories": [],
+        "ledger_index": 1,
+        "timestamp": "t",
+    }
 
     def handler(request: httpx.Request) -> httpx.Response:
         status = next(answers)
         return httpx.Response(status, json=body if status == 200 else {"code": "x"})
 
     custos = CustosClient("http://custos.test", "k", retries=3)
-    custos._http = httpx.Client(base_url="http://custos.test", transport=httpx.MockTransport(handler))
+    custos._http = httpx.Client(
+        base_url="http://custos.test", transport=httpx.MockTransport(handler)
+    )
     assert custos.decide("c_" + "0" * 16, "kyc", ["user.name"]).ledger_index == 1
