@@ -8,7 +8,7 @@ tests/support/postgres.py) it measures, with realistic ``access_allowed`` entrie
 1. single appends/s: ``record(one_entry)`` calls, one transaction each;
 2. batched appends/s: ``record(*batch)`` with 1,000 entries per call;
 3. the build rate of a log of ``--entries-1m`` entries (5,000 per call), then full
-   verification of it with ``verify_ledger`` (workers=1 and one worker per core);
+   verification of it with ``verify_ledger`` (workers=1, and the default: one per core);
 4. inclusion-proof latency against the latest checkpoint of that log (median and p99 over
    random indices); every proof is then checked with ``merkle.verify_inclusion``, untimed.
 
@@ -16,6 +16,8 @@ The raw baselines run in the same process, on the same machine, at the same dura
 plain ``sqlite3`` inserts of rows as long as the average canonical entry (WAL,
 synchronous=NORMAL, and FULL for reference), plain psycopg inserts on the same PostgreSQL
 server, and a plain SHA-256 hash chain over the same records (the floor for verification).
+Appends and their raw baselines are timed in interleaved rounds (ours, raw, ours, raw, ...)
+and the median round is reported, so that a noisy machine shifts both sides alike.
 Progress goes to stderr, the report to stdout.
 """
 
@@ -34,9 +36,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Protocol
 
 # `tests` (the PostgreSQL helpers) lives at the repository root, which a script run as
 # `python bench/ledger.py` does not have on its path unless the project is installed editable.
@@ -49,9 +53,9 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from consent_ledger.catalogue import load_catalogue  # noqa: E402
 from consent_ledger.encoding import encode_entry, format_timestamp  # noqa: E402
-from consent_ledger.ledger import NewEntry, utc_now  # noqa: E402
+from consent_ledger.ledger import InclusionProof, Ledger, NewEntry, utc_now  # noqa: E402
 from consent_ledger.merkle import ProofError, leaf_hash, verify_inclusion  # noqa: E402
-from consent_ledger.note import NoteVerifier, open_checkpoint  # noqa: E402
+from consent_ledger.note import Checkpoint, NoteVerifier, open_checkpoint  # noqa: E402
 from consent_ledger.runtime import Custos, open_custos  # noqa: E402
 from consent_ledger.settings import ledger_settings  # noqa: E402
 from consent_ledger.verify import verify_ledger  # noqa: E402
@@ -78,6 +82,12 @@ DEPARTMENTS: dict[str, tuple[str, ...]] = {
 }
 SYNCHRONOUS = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 
+RAW_TABLE = "CREATE TABLE t(i INTEGER PRIMARY KEY, b BLOB)"
+# ledger_entries as the migration creates it on SQLite: BIGINT is no alias of the rowid, so
+# its primary key is a second B-tree (sqlite_autoindex_ledger_entries_1) beside the table.
+OUR_TABLE_SHAPE = "CREATE TABLE t(i BIGINT NOT NULL, b BLOB NOT NULL, PRIMARY KEY (i))"
+PG_RAW_TABLE = "CREATE TABLE t (idx bigint PRIMARY KEY, b bytea NOT NULL)"
+
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
@@ -88,13 +98,14 @@ def log(message: str) -> None:
 
 @dataclass(frozen=True)
 class Plan:
-    single: int  # record(one entry) calls
-    batches: int  # record(*batch) calls
+    single: int  # record(one entry) calls per round
+    batches: int  # record(*batch) calls per round
     batch: int  # entries per batch
+    rounds: int  # interleaved rounds of the append measurements (median reported)
     log_size: int  # entries in the log that is verified and proved
     build_batch: int  # entries per record() call while building that log
     proofs: int  # random inclusion proofs
-    full_cap_s: float  # time cap on raw single commits at synchronous=FULL (one fsync each)
+    full_cap_s: float  # time cap per round on raw single commits at synchronous=FULL
     warmup_single: int
     warmup_batches: int
     warmup_proofs: int
@@ -106,6 +117,7 @@ class Plan:
                 single=500,
                 batches=10,
                 batch=1_000,
+                rounds=1,
                 log_size=entries or 30_000,
                 build_batch=5_000,
                 proofs=200,
@@ -118,10 +130,11 @@ class Plan:
             single=5_000,
             batches=100,
             batch=1_000,
+            rounds=3,
             log_size=entries or 1_000_000,
             build_batch=5_000,
             proofs=1_000,
-            full_cap_s=10.0,
+            full_cap_s=4.0,
             warmup_single=200,
             warmup_batches=3,
             warmup_proofs=50,
@@ -139,12 +152,11 @@ def make_entries(count: int, rng: random.Random) -> list[NewEntry]:
     for _ in range(count):
         dept = rng.choice(departments)
         category, level = rng.choice(categories)
-        consent_level = rng.randint(level, 4)
         body = {
             "category": category,
             "purpose": rng.choice(DEPARTMENTS[dept]),
             "by": dept,
-            "decision": {"allowed": True, "consent_level": consent_level},
+            "decision": {"allowed": True, "consent_level": rng.randint(level, 4)},
         }
         entries.append(NewEntry("access_allowed", f"c_{rng.getrandbits(64):016x}", body))
     return entries
@@ -177,6 +189,7 @@ class Workload:
         return statistics.fmean(len(r) for r in self.records)
 
     def batch(self, k: int, size: int) -> list[NewEntry]:
+        """The ``k``-th run of ``size`` entries, cycling through the pool."""
         start = (k * size) % len(self.entries)
         out = self.entries[start : start + size]
         while len(out) < size:
@@ -195,13 +208,13 @@ def make_workload(plan: Plan) -> Workload:
 # -- measuring ----------------------------------------------------------------------------
 
 
-def rate_of(op: Callable[[int], object], n: int, cap_s: float = float("inf")) -> float:
-    """Operations per second of ``op(0) .. op(n - 1)``, stopping early after ``cap_s``."""
+def rate_of(op: Callable[[], object], n: int, cap_s: float = float("inf")) -> float:
+    """Calls per second of ``op`` over ``n`` calls, stopping early after ``cap_s`` seconds."""
     start = time.perf_counter()
     done = 0
-    for i in range(n):
-        op(i)
-        done = i + 1
+    for _ in range(n):
+        op()
+        done += 1
         if time.perf_counter() - start > cap_s:
             break
     return done / (time.perf_counter() - start)
@@ -213,15 +226,72 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[int(rank) - 1]
 
 
-# -- ours ---------------------------------------------------------------------------------
+class Appender(Protocol):
+    def single(self) -> None:
+        """Append one row or entry in a transaction of its own."""
 
-UrlFactory = Callable[[str], AbstractContextManager[str]]
+    def batch(self, size: int) -> None:
+        """Append ``size`` rows or entries in one transaction."""
 
 
 @dataclass
-class Ours:
-    single: float = 0.0
-    batched: float = 0.0
+class Contender:
+    label: str
+    appender: Appender
+    single_cap_s: float = float("inf")
+    singles: list[float] = field(default_factory=list)  # appends/s, one per round
+    batched: list[float] = field(default_factory=list)
+
+    @property
+    def single(self) -> float:
+        return statistics.median(self.singles)
+
+    @property
+    def batch(self) -> float:
+        return statistics.median(self.batched)
+
+
+def race(backend: str, contenders: Sequence[Contender], plan: Plan) -> None:
+    """Single, then batched, appends of every contender in turn, ``plan.rounds`` times."""
+    for c in contenders:
+        for _ in range(plan.warmup_single):
+            c.appender.single()
+        for _ in range(plan.warmup_batches):
+            c.appender.batch(plan.batch)
+    for r in range(1, plan.rounds + 1):
+        log(
+            f"{backend}: round {r}/{plan.rounds}: {plan.single:,} single and "
+            f"{plan.batches} x {plan.batch:,} batched appends, ours and raw"
+        )
+        for c in contenders:
+            c.singles.append(rate_of(c.appender.single, plan.single, c.single_cap_s))
+        for c in contenders:
+            c.batched.append(
+                plan.batch * rate_of(partial(c.appender.batch, plan.batch), plan.batches)
+            )
+
+
+# -- ours ---------------------------------------------------------------------------------
+
+
+class OursAppender:
+    def __init__(self, ledger: Ledger, work: Workload) -> None:
+        self.ledger = ledger
+        self.work = work
+        self.entries = work.entries
+        self.n = 0
+
+    def single(self) -> None:
+        self.ledger.record(self.entries[self.n % len(self.entries)])
+        self.n += 1
+
+    def batch(self, size: int) -> None:
+        self.ledger.record(*self.work.batch(self.n // size, size))
+        self.n += size
+
+
+@dataclass
+class LogResults:
     build: float = 0.0
     checkpoint_s: float = 0.0
     verify_one: float = 0.0
@@ -233,7 +303,6 @@ class Ours:
     proof_failures: list[str] = field(default_factory=list)
     single_on_log: float = 0.0
     stored_bytes: float = 0.0
-    durability: str = ""
 
 
 def open_ledger(url: str, data_dir: Path) -> Custos:
@@ -247,190 +316,159 @@ def sqlite_durability(custos: Custos) -> str:
     return f"journal_mode={journal.upper()}, synchronous={SYNCHRONOUS.get(sync, str(sync))}"
 
 
-def measure_ours(backend: str, urls: UrlFactory, keys: Path, plan: Plan, work: Workload) -> Ours:
-    out = Ours()
+def check_proofs(
+    ledger: Ledger, proofs: Sequence[InclusionProof], checkpoint: Checkpoint, out: LogResults
+) -> None:
+    """Every proof against the signed checkpoint's root, from the stored entry's bytes."""
+    for proof in proofs:
+        leaf = next(ledger.entries(proof.leaf_index, proof.leaf_index + 1)).leaf
+        try:
+            if proof.tree_size != checkpoint.size:
+                raise ProofError(f"proof is for tree size {proof.tree_size}")
+            verify_inclusion(
+                leaf_hash(leaf),
+                proof.leaf_index,
+                proof.tree_size,
+                proof.hashes,
+                checkpoint.root_hash,
+            )
+        except ProofError as exc:
+            out.proof_failures.append(f"index {proof.leaf_index}: {exc}")
+        else:
+            out.proofs_ok += 1
+
+
+def measure_log(
+    backend: str, custos: Custos, url: str, warmup: tuple[str, str], plan: Plan, work: Workload
+) -> LogResults:
+    """Build the big log, checkpoint it, verify it twice, prove inclusion in it."""
+    out = LogResults()
+    ledger = custos.ledger
+    log(f"{backend}: building a log of {plan.log_size:,} entries")
+    calls, rest = divmod(plan.log_size, plan.build_batch)
+    sizes = [plan.build_batch] * calls + ([rest] if rest else [])
+    # Warm-up: the first call is part of the log but not of the timing.
+    ledger.record(*work.batch(0, sizes[0]))
+    start = time.perf_counter()
+    for k, size in enumerate(sizes[1:], start=1):
+        ledger.record(*work.batch(k, size))
+    seconds = time.perf_counter() - start
+    out.build = (plan.log_size - sizes[0]) / seconds if len(sizes) > 1 else 0.0
+    if ledger.size() != plan.log_size:
+        raise RuntimeError(f"built {ledger.size()} entries, not {plan.log_size}")
+
+    start = time.perf_counter()
+    note = ledger.checkpoint()
+    out.checkpoint_s = time.perf_counter() - start
+    key = ledger.signer.verifier_key()
+    checkpoint = open_checkpoint(note, [NoteVerifier.parse(key)])
+    if checkpoint.size != plan.log_size:
+        raise RuntimeError(f"the checkpoint covers {checkpoint.size} entries")
+    with custos.db.read() as tx:
+        out.stored_bytes = float(tx.one("SELECT AVG(LENGTH(leaf)) FROM ledger_entries")[0])
+
+    # Warm-up: the verifier's code paths, on the small log of the append measurements.
+    verify_ledger(*warmup, workers=1)
     cpus = os.cpu_count() or 1
-    with urls("appends") as appends_url, urls("log") as log_url:
-        small = open_ledger(appends_url, keys / f"{backend}-appends")
-        try:
-            if backend == "sqlite":
-                out.durability = sqlite_durability(small)
-            ledger = small.ledger
-            singles = [work.entries[i % len(work.entries)] for i in range(plan.single)]
-            log(f"{backend}: {plan.single:,} single appends")
-            rate_of(lambda i: ledger.record(singles[i]), plan.warmup_single)
-            out.single = rate_of(lambda i: ledger.record(singles[i]), plan.single)
+    for workers in (1, None):
+        shown = workers or f"{cpus} (default)"
+        log(f"{backend}: verifying {plan.log_size:,} entries, workers={shown}")
+        gc.collect()
+        start = time.perf_counter()
+        report = verify_ledger(url, key, workers=workers)
+        speed = plan.log_size / (time.perf_counter() - start)
+        if report.size != plan.log_size or report.root != checkpoint.root_hash:
+            raise RuntimeError(f"verify_ledger disagrees with the checkpoint: {report}")
+        if workers == 1:
+            out.verify_one = speed
+        else:
+            out.verify_all = speed
 
-            log(f"{backend}: {plan.batches} batched appends of {plan.batch:,}")
-            batches = [work.batch(k, plan.batch) for k in range(plan.batches)]
-            rate_of(lambda k: ledger.record(*batches[k]), plan.warmup_batches)
-            out.batched = plan.batch * rate_of(lambda k: ledger.record(*batches[k]), plan.batches)
-            small.ledger.checkpoint()
-            small_key = small.ledger.signer.verifier_key()
-        finally:
-            small.close()
+    log(f"{backend}: {plan.proofs:,} inclusion proofs")
+    rng = random.Random(SEED + 1)
+    for _ in range(plan.warmup_proofs):
+        ledger.inclusion_proof(rng.randrange(plan.log_size))
+    times: list[float] = []
+    proofs: list[InclusionProof] = []
+    for index in [rng.randrange(plan.log_size) for _ in range(plan.proofs)]:
+        start = time.perf_counter()
+        proof = ledger.inclusion_proof(index)
+        times.append(time.perf_counter() - start)
+        proofs.append(proof)
+    times.sort()
+    out.proof_median_ms = 1000 * statistics.median(times)
+    out.proof_p99_ms = 1000 * percentile(times, 99)
+    out.proof_max_ms = 1000 * times[-1]
+    check_proofs(ledger, proofs, checkpoint, out)
 
-        big = open_ledger(log_url, keys / f"{backend}-log")
-        try:
-            ledger = big.ledger
-            log(f"{backend}: building a log of {plan.log_size:,} entries")
-            calls, rest = divmod(plan.log_size, plan.build_batch)
-            sizes = [plan.build_batch] * calls + ([rest] if rest else [])
-            start = time.perf_counter()
-            for k, size in enumerate(sizes):
-                ledger.record(*work.batch(k, size))
-            out.build = plan.log_size / (time.perf_counter() - start)
-            if ledger.size() != plan.log_size:
-                raise RuntimeError(f"built {ledger.size()} entries, not {plan.log_size}")
-
-            start = time.perf_counter()
-            note = ledger.checkpoint()
-            out.checkpoint_s = time.perf_counter() - start
-            key = ledger.signer.verifier_key()
-            checkpoint = open_checkpoint(note, [NoteVerifier.parse(key)])
-            if checkpoint.size != plan.log_size:
-                raise RuntimeError(f"checkpoint covers {checkpoint.size} entries")
-            with big.db.read() as tx:
-                out.stored_bytes = float(tx.one("SELECT AVG(LENGTH(leaf)) FROM ledger_entries")[0])
-
-            # Warm-up: the verifier's code paths, on the small log.
-            verify_ledger(appends_url, small_key, workers=1)
-            for workers in (1, cpus):
-                log(f"{backend}: verifying {plan.log_size:,} entries, workers={workers}")
-                gc.collect()
-                start = time.perf_counter()
-                report = verify_ledger(log_url, key, workers=workers)
-                speed = plan.log_size / (time.perf_counter() - start)
-                if report.size != plan.log_size or report.root != checkpoint.root_hash:
-                    raise RuntimeError(f"verify_ledger disagrees with the checkpoint: {report}")
-                if workers == 1:
-                    out.verify_one = speed
-                else:
-                    out.verify_all = speed
-
-            log(f"{backend}: {plan.proofs:,} inclusion proofs")
-            rng = random.Random(SEED + 1)
-            for _ in range(plan.warmup_proofs):
-                ledger.inclusion_proof(rng.randrange(plan.log_size))
-            indices = [rng.randrange(plan.log_size) for _ in range(plan.proofs)]
-            times: list[float] = []
-            proofs = []
-            for index in indices:
-                start = time.perf_counter()
-                proof = ledger.inclusion_proof(index)
-                times.append(time.perf_counter() - start)
-                proofs.append(proof)
-            times.sort()
-            out.proof_median_ms = 1000 * statistics.median(times)
-            out.proof_p99_ms = 1000 * percentile(times, 99)
-            out.proof_max_ms = 1000 * times[-1]
-            for proof in proofs:
-                leaf = next(ledger.entries(proof.leaf_index, proof.leaf_index + 1)).leaf
-                try:
-                    if proof.tree_size != checkpoint.size:
-                        raise ProofError(f"proof is for tree size {proof.tree_size}")
-                    verify_inclusion(
-                        leaf_hash(leaf),
-                        proof.leaf_index,
-                        proof.tree_size,
-                        proof.hashes,
-                        checkpoint.root_hash,
-                    )
-                except ProofError as exc:
-                    out.proof_failures.append(f"index {proof.leaf_index}: {exc}")
-                else:
-                    out.proofs_ok += 1
-
-            extra = max(plan.single // 5, 100)
-            log(f"{backend}: {extra:,} single appends on the {plan.log_size:,}-entry log")
-            out.single_on_log = rate_of(lambda i: ledger.record(singles[i]), extra)
-        finally:
-            big.close()
+    extra = max(plan.single // 5, 100)
+    log(f"{backend}: {extra:,} single appends on the {plan.log_size:,}-entry log")
+    out.single_on_log = rate_of(OursAppender(ledger, work).single, extra)
     return out
 
 
 # -- raw baselines ------------------------------------------------------------------------
 
 
-@dataclass
-class Raw:
-    single: float
-    batched: float
+class RawSqlite:
+    """Plain sqlite3 inserts into ``table`` (rows named ``t``), WAL, the given synchronous."""
 
+    def __init__(self, path: Path, synchronous: str, rows: Sequence[bytes], table: str) -> None:
+        self.conn = sqlite3.connect(path, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute(f"PRAGMA synchronous={synchronous}")
+        self.conn.execute(table)
+        self.cur = self.conn.cursor()
+        self.rows = rows
+        self.n = 0
 
-def raw_sqlite(path: Path, synchronous: str, plan: Plan, rows: Sequence[bytes]) -> Raw:
-    """Plain sqlite3 into ``t(i INTEGER PRIMARY KEY, b BLOB)``, WAL, the given synchronous."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={synchronous}")
-        conn.execute("CREATE TABLE t(i INTEGER PRIMARY KEY, b BLOB)")
-        cur = conn.cursor()
-        n = len(rows)
-        next_i = itertools.count()
-        cap = plan.full_cap_s if synchronous == "FULL" else float("inf")
+    def single(self) -> None:
+        self.cur.execute("BEGIN IMMEDIATE")
+        self.cur.execute(
+            "INSERT INTO t (i, b) VALUES (?, ?)", (self.n, self.rows[self.n % len(self.rows)])
+        )
+        self.cur.execute("COMMIT")
+        self.n += 1
 
-        def single(_: int) -> None:
-            i = next(next_i)
-            cur.execute("BEGIN IMMEDIATE")
-            cur.execute("INSERT INTO t (i, b) VALUES (?, ?)", (i, rows[i % n]))
-            cur.execute("COMMIT")
+    def batch(self, size: int) -> None:
+        rows = zip(range(self.n, self.n + size), itertools.cycle(self.rows), strict=False)
+        self.cur.execute("BEGIN IMMEDIATE")
+        self.cur.executemany("INSERT INTO t (i, b) VALUES (?, ?)", rows)
+        self.cur.execute("COMMIT")
+        self.n += size
 
-        rate_of(single, plan.warmup_single)
-        single_rate = rate_of(single, plan.single, cap)
-
-        base = next(next_i)
-        batches = [
-            [(base + k * plan.batch + j, rows[j % n]) for j in range(plan.batch)]
-            for k in range(plan.warmup_batches + plan.batches)
-        ]
-
-        def batch(k: int) -> None:
-            cur.execute("BEGIN IMMEDIATE")
-            cur.executemany("INSERT INTO t (i, b) VALUES (?, ?)", batches[k])
-            cur.execute("COMMIT")
-
-        rate_of(batch, plan.warmup_batches)
-        batch_rate = plan.batch * rate_of(lambda k: batch(plan.warmup_batches + k), plan.batches)
-        return Raw(single_rate, batch_rate)
-    finally:
-        conn.close()
+    def close(self) -> None:
+        self.conn.close()
 
 
 def libpq_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def raw_postgres(url: str, plan: Plan, rows: Sequence[bytes]) -> Raw:
-    """Plain psycopg into ``t (idx bigint primary key, b bytea)``: autocommit per row, and
-    ``executemany`` of 1,000 rows per transaction."""
-    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
-        conn.execute("CREATE TABLE t (idx bigint PRIMARY KEY, b bytea NOT NULL)")
-        cur = conn.cursor()
-        n = len(rows)
-        next_i = itertools.count()
-        sql = "INSERT INTO t (idx, b) VALUES (%s, %s)"
+class RawPostgres:
+    """Plain psycopg inserts: autocommit per row; ``executemany`` per batch transaction."""
 
-        def single(_: int) -> None:
-            i = next(next_i)
-            cur.execute(sql, (i, rows[i % n]))
+    SQL = "INSERT INTO t (idx, b) VALUES (%s, %s)"
 
-        rate_of(single, plan.warmup_single)
-        single_rate = rate_of(single, plan.single)
+    def __init__(self, url: str, rows: Sequence[bytes]) -> None:
+        self.conn = psycopg.connect(libpq_url(url), autocommit=True)
+        self.conn.execute(PG_RAW_TABLE)
+        self.cur = self.conn.cursor()
+        self.rows = rows
+        self.n = 0
 
-        base = next(next_i)
-        batches = [
-            [(base + k * plan.batch + j, rows[j % n]) for j in range(plan.batch)]
-            for k in range(plan.warmup_batches + plan.batches)
-        ]
+    def single(self) -> None:
+        self.cur.execute(self.SQL, (self.n, self.rows[self.n % len(self.rows)]))
+        self.n += 1
 
-        def batch(k: int) -> None:
-            with conn.transaction():
-                cur.executemany(sql, batches[k])
+    def batch(self, size: int) -> None:
+        rows = list(zip(range(self.n, self.n + size), itertools.cycle(self.rows), strict=False))
+        with self.conn.transaction():
+            self.cur.executemany(self.SQL, rows)
+        self.n += size
 
-        rate_of(batch, plan.warmup_batches)
-        batch_rate = plan.batch * rate_of(lambda k: batch(plan.warmup_batches + k), plan.batches)
-        return Raw(single_rate, batch_rate)
+    def close(self) -> None:
+        self.conn.close()
 
 
 def hash_chain_rate(records: Sequence[bytes], n: int) -> float:
@@ -443,6 +481,60 @@ def hash_chain_rate(records: Sequence[bytes], n: int) -> float:
     for record in itertools.islice(itertools.cycle(records), n):
         h = sha(h + record).digest()
     return n / (time.perf_counter() - start)
+
+
+# -- one backend --------------------------------------------------------------------------
+
+UrlFactory = Callable[[str], AbstractContextManager[str]]
+
+
+@dataclass
+class BackendResult:
+    backend: str
+    ours: Contender
+    raw: Contender
+    references: list[Contender]
+    log: LogResults
+    durability: str
+
+
+def measure_backend(
+    backend: str, urls: UrlFactory, workdir: Path, plan: Plan, work: Workload
+) -> BackendResult:
+    keys = workdir / "keys"
+    with ExitStack() as stack:
+        appends_url = stack.enter_context(urls("appends"))
+        small = open_ledger(appends_url, keys / f"{backend}-appends")
+        stack.callback(small.close)
+        ours = Contender("ours", OursAppender(small.ledger, work))
+        references: list[Contender] = []
+        if backend == "sqlite":
+            durability = sqlite_durability(small)
+            raws: list[RawSqlite | RawPostgres] = [
+                RawSqlite(workdir / "raw.db", "NORMAL", work.raw_rows, RAW_TABLE),
+                RawSqlite(workdir / "raw-full.db", "FULL", work.raw_rows, RAW_TABLE),
+                RawSqlite(workdir / "raw-shape.db", "NORMAL", work.raw_rows, OUR_TABLE_SHAPE),
+            ]
+            raw = Contender("raw", raws[0])
+            references = [
+                Contender("at synchronous=FULL", raws[1], single_cap_s=plan.full_cap_s),
+                Contender("NORMAL, BIGINT PK like ledger_entries", raws[2]),
+            ]
+        else:
+            durability = ""
+            raws = [RawPostgres(stack.enter_context(urls("raw")), work.raw_rows)]
+            raw = Contender("raw", raws[0])
+        for r in raws:
+            stack.callback(r.close)
+        race(backend, [ours, raw, *references], plan)
+        small.ledger.checkpoint()
+        warmup = (appends_url, small.ledger.signer.verifier_key())
+
+        log_url = stack.enter_context(urls("log"))
+        big = open_ledger(log_url, keys / f"{backend}-log")
+        stack.callback(big.close)
+        results = measure_log(backend, big, log_url, warmup, plan, work)
+    return BackendResult(backend, ours, raw, references, results, durability)
 
 
 # -- the machine --------------------------------------------------------------------------
@@ -515,19 +607,13 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
 
-def backend_rows(
-    backend: str,
-    ours: Ours,
-    raw: Raw,
-    raw_full: Raw | None,
-    hashing: float,
-    plan: Plan,
-) -> list[Row]:
+def backend_rows(res: BackendResult, hashing: float, plan: Plan) -> list[Row]:
+    b, ours, raw, lg = res.backend, res.ours, res.raw, res.log
     cpus = os.cpu_count() or 1
-    single_raw = "raw NORMAL" if backend == "sqlite" else "raw"
+    single_raw = "raw NORMAL" if b == "sqlite" else "raw"
     rows = [
         Row(
-            backend,
+            b,
             "single appends (1 entry/tx)",
             per_s(ours.single),
             per_s(raw.single),
@@ -536,90 +622,115 @@ def backend_rows(
             verdict(ours.single >= SINGLE_MIN and ours.single >= SINGLE_MIN_RATIO * raw.single),
         ),
         Row(
-            backend,
+            b,
             f"batched appends ({plan.batch:,}/tx)",
-            per_s(ours.batched),
-            per_s(raw.batched),
-            ratio(ours.batched, raw.batched),
+            per_s(ours.batch),
+            per_s(raw.batch),
+            ratio(ours.batch, raw.batch),
             f">= {BATCHED_MIN:,.0f}/s",
-            verdict(ours.batched >= BATCHED_MIN),
+            verdict(ours.batch >= BATCHED_MIN),
         ),
     ]
-    if raw_full is not None:
+    for ref in res.references:
         rows += [
             Row(
-                backend,
-                "  raw single at synchronous=FULL",
-                "-",
-                per_s(raw_full.single),
-                "-",
+                b,
+                f"  single, vs raw {ref.label}",
+                per_s(ours.single),
+                per_s(ref.single),
+                ratio(ours.single, ref.single),
                 "reference",
                 "info",
             ),
             Row(
-                backend,
-                "  raw batched at synchronous=FULL",
-                "-",
-                per_s(raw_full.batched),
-                "-",
+                b,
+                f"  batched, vs raw {ref.label}",
+                per_s(ours.batch),
+                per_s(ref.batch),
+                ratio(ours.batch, ref.batch),
                 "reference",
                 "info",
             ),
         ]
     rows += [
         Row(
-            backend,
+            b,
             f"build {plan.log_size:,}-entry log ({plan.build_batch:,}/tx)",
-            per_s(ours.build),
-            per_s(raw.batched),
-            ratio(ours.build, raw.batched),
+            per_s(lg.build),
+            per_s(raw.batch),
+            ratio(lg.build, raw.batch),
             f"raw is {plan.batch:,}/tx",
             "info",
         ),
         Row(
-            backend,
+            b,
             "full verification, workers=1",
-            per_s(ours.verify_one),
+            per_s(lg.verify_one),
             per_s(hashing),
-            ratio(ours.verify_one, hashing),
+            ratio(lg.verify_one, hashing),
             "raw: sha256 chain",
             "info",
         ),
         Row(
-            backend,
+            b,
             f"full verification, workers={cpus} (default)",
-            per_s(ours.verify_all),
+            per_s(lg.verify_all),
             per_s(hashing),
-            ratio(ours.verify_all, hashing),
+            ratio(lg.verify_all, hashing),
             f">= {VERIFY_MIN:,.0f}/s",
-            verdict(ours.verify_all >= VERIFY_MIN),
+            verdict(lg.verify_all >= VERIFY_MIN),
         ),
         Row(
-            backend,
+            b,
             f"inclusion proof at {plan.log_size:,}, median",
-            ms(ours.proof_median_ms),
+            ms(lg.proof_median_ms),
             "-",
             "-",
             f"< {PROOF_MAX_MS:g} ms",
-            verdict(ours.proof_median_ms < PROOF_MAX_MS),
+            verdict(lg.proof_median_ms < PROOF_MAX_MS),
         ),
         Row(
-            backend,
+            b,
             f"inclusion proof at {plan.log_size:,}, p99",
-            ms(ours.proof_p99_ms),
+            ms(lg.proof_p99_ms),
             "-",
             "-",
             f"< {PROOF_MAX_MS:g} ms",
-            verdict(ours.proof_p99_ms < PROOF_MAX_MS),
+            verdict(lg.proof_p99_ms < PROOF_MAX_MS),
         ),
     ]
     return rows
 
 
+def backend_notes(res: BackendResult, plan: Plan) -> list[str]:
+    lg = res.log
+    failures = "" if not lg.proof_failures else f"; FAILED: {lg.proof_failures[:3]}"
+
+    def rounds(values: Sequence[float]) -> str:
+        return " ".join(f"{v:,.0f}" for v in values)
+
+    contenders = [res.ours, res.raw, *res.references]
+    return [
+        f"{res.backend}: {lg.proofs_ok:,}/{plan.proofs:,} proofs verified against the signed "
+        f"checkpoint{failures}; slowest proof {lg.proof_max_ms:.3f} ms",
+        f"{res.backend}: checkpoint signing {1000 * lg.checkpoint_s:.1f} ms; mean stored entry "
+        f"{lg.stored_bytes:.1f} B; single appends on the {plan.log_size:,}-entry log "
+        f"{per_s(lg.single_on_log)}",
+        *(
+            f"{res.backend}: rounds, {c.label}: single/s {rounds(c.singles)}; "
+            f"batched/s {rounds(c.batched)}"
+            for c in contenders
+        ),
+    ]
+
+
+def columns_of(r: Row) -> tuple[str, ...]:
+    return (r.backend, r.metric, r.ours, r.raw, r.ratio, r.target, r.result)
+
+
 def print_table(rows: Sequence[Row]) -> None:
     header = Row("backend", "metric", "ours", "raw baseline", "ours/raw", "target", "result")
-    cells = [header, *rows]
-    columns = list(zip(*(columns_of(r) for r in cells), strict=True))
+    columns = list(zip(*(columns_of(r) for r in [header, *rows]), strict=True))
     widths = [max(len(c) for c in col) for col in columns]
     right = {2, 3, 4}
 
@@ -639,15 +750,11 @@ def print_table(rows: Sequence[Row]) -> None:
         print(line(columns_of(r)))
 
 
-def columns_of(r: Row) -> tuple[str, ...]:
-    return (r.backend, r.metric, r.ours, r.raw, r.ratio, r.target, r.result)
-
-
 # -- main ---------------------------------------------------------------------------------
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument(
         "--entries-1m",
         type=int,
@@ -678,30 +785,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     began = time.perf_counter()
     log(f"preparing {POOL:,} entries")
     work = make_workload(plan)
-    row_bytes = len(work.raw_rows[0])
     log(f"hash-chain baseline over {plan.log_size:,} records")
     hashing = hash_chain_rate(work.records, plan.log_size)
 
-    rows: list[Row] = []
-    notes: list[str] = []
+    results: list[BackendResult] = []
     settings: list[str] = []
     with tempfile.TemporaryDirectory(prefix="custos-bench-") as tmp:
         workdir = Path(tmp)
-        keys = workdir / "keys"
         if "sqlite" in args.backends:
 
             @contextmanager
             def sqlite_urls(name: str) -> Iterator[str]:
                 yield f"sqlite:///{workdir / (name + '.db')}"
 
-            log("sqlite: raw baselines")
-            raw_normal = raw_sqlite(workdir / "raw-normal.db", "NORMAL", plan, work.raw_rows)
-            raw_full = raw_sqlite(workdir / "raw-full.db", "FULL", plan, work.raw_rows)
-            ours = measure_ours("sqlite", sqlite_urls, keys, plan, work)
-            rows += backend_rows("sqlite", ours, raw_normal, raw_full, hashing, plan)
-            notes += backend_notes("sqlite", ours, plan)
+            res = measure_backend("sqlite", sqlite_urls, workdir, plan, work)
+            results.append(res)
             settings.append(
-                f"SQLite {sqlite3.sqlite_version}: ours {ours.durability}; raw journal_mode=WAL, "
+                f"SQLite {sqlite3.sqlite_version}: ours {res.durability}; raw journal_mode=WAL, "
                 f"synchronous=NORMAL (FULL for reference); files on {filesystem(workdir)}"
             )
         if "postgresql" in args.backends:
@@ -712,12 +812,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 def pg_urls(_: str) -> AbstractContextManager[str]:
                     return fresh_database(server)
 
-                log("postgresql: raw baselines")
-                with fresh_database(server) as raw_url:
-                    raw_pg = raw_postgres(raw_url, plan, work.raw_rows)
-                ours = measure_ours("postgresql", pg_urls, keys, plan, work)
-            rows += backend_rows("postgresql", ours, raw_pg, None, hashing, plan)
-            notes += backend_notes("postgresql", ours, plan)
+                results.append(measure_backend("postgresql", pg_urls, workdir, plan, work))
             settings.append(
                 f"PostgreSQL {facts['server_version']}: synchronous_commit="
                 f"{facts['synchronous_commit']}, fsync={facts['fsync']}, wal_sync_method="
@@ -726,39 +821,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     elapsed = time.perf_counter() - began
 
-    cpus = os.cpu_count() or 1
+    rows = [row for res in results for row in backend_rows(res, hashing, plan)]
     print("Custos ledger benchmark" + (" (--quick)" if args.quick else ""))
-    print(f"machine:  {cpus} CPUs (nproc), {cpu_model()}; {platform.platform()}")
+    print(f"machine:  {os.cpu_count()} CPUs (nproc), {cpu_model()}; {platform.platform()}")
     print(f"python:   {platform.python_version()} ({platform.python_implementation()})")
     for s in settings:
         print(f"durable:  {s}")
+    records = work.records
     print(
         f"entries:  access_allowed, canonical length mean {work.mean_bytes:.1f} B "
-        f"(min {min(map(len, work.records))}, max {max(map(len, work.records))}); "
-        f"raw rows {row_bytes} B"
+        f"(min {min(map(len, records))}, max {max(map(len, records))}); "
+        f"raw rows {len(work.raw_rows[0])} B"
     )
     print(
-        f"sizes:    {plan.single:,} single appends, {plan.batches} x {plan.batch:,} batched, "
-        f"log of {plan.log_size:,}, {plan.proofs:,} proofs; warm-up before each timed section"
+        f"sizes:    {plan.single:,} single appends and {plan.batches} x {plan.batch:,} batched "
+        f"per round, median of {plan.rounds} interleaved round(s); log of {plan.log_size:,}; "
+        f"{plan.proofs:,} proofs; warm-up before each timed section"
     )
     print()
     print_table(rows)
     print()
-    for n in notes:
-        print(n)
+    for res in results:
+        for note in backend_notes(res, plan):
+            print(note)
     misses = sum(r.result == "MISS" for r in rows)
     print(f"targets missed: {misses}; total run time: {elapsed:.0f} s")
     return 0
-
-
-def backend_notes(backend: str, ours: Ours, plan: Plan) -> list[str]:
-    failures = "" if not ours.proof_failures else f"; FAILED: {ours.proof_failures[:3]}"
-    return [
-        f"{backend}: {ours.proofs_ok:,}/{plan.proofs:,} proofs verified against the signed "
-        f"checkpoint{failures}; slowest proof {ours.proof_max_ms:.3f} ms; checkpoint signing "
-        f"{1000 * ours.checkpoint_s:.1f} ms; mean stored entry {ours.stored_bytes:.1f} B; "
-        f"single appends on the {plan.log_size:,}-entry log {per_s(ours.single_on_log)}"
-    ]
 
 
 if __name__ == "__main__":
