@@ -71,6 +71,13 @@ class Tx:
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return list(self.execute(sql, params).fetchall())
 
+    def in_list(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """``column IN (...)`` as SQL and parameters. On PostgreSQL one array parameter, so
+        the statement text is the same for any number of values and can be prepared."""
+        if self.dialect == "postgresql":
+            return f"{column} = ANY(?)", [list(values)]
+        return f"{column} IN ({','.join('?' * len(values))})", list(values)
+
     @property
     def for_update(self) -> str:
         """Row-lock suffix; SQLite's BEGIN IMMEDIATE already holds the only write lock."""

@@ -84,7 +84,15 @@ def _plain(value: Any) -> bool:
         for k, v in value.items():
             if type(k) is not str or not k.isascii():
                 return False
-            if type(v) is not str and not _plain(v):
+            tv = type(v)
+            # Scalars inline: bodies are flat dicts of strings and numbers, mostly.
+            if tv is str or v is None or tv is bool:
+                continue
+            if tv is int:
+                if not -_MAX_SAFE_INT <= v <= _MAX_SAFE_INT:
+                    return False
+                continue
+            if not _plain(v):
                 return False
         return True
     if t is list or t is tuple:

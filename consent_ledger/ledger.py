@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from consent_ledger.db import Database, Tx
 from consent_ledger.encoding import (
@@ -26,13 +26,13 @@ from consent_ledger.encoding import (
 from consent_ledger.errors import InvalidRequest, LedgerCorrupt
 from consent_ledger.merkle import (
     consistency_proof,
-    frontier_append,
+    frontier_extend,
     frontier_root,
     inclusion_proof,
     leaf_hash,
     perfect_subtrees,
 )
-from consent_ledger.nodes import STRIDE, SqlNodeReader, is_stored, node_key
+from consent_ledger.nodes import SqlNodeReader, is_stored, node_key
 from consent_ledger.note import Checkpoint, NoteSigner
 
 __all__ = [
@@ -61,9 +61,10 @@ class NewEntry:
     body: Mapping[str, Any]
 
 
-@dataclass(frozen=True)
-class Appended:
-    index: int
+class Appended(NamedTuple):
+    """Where an entry landed. A NamedTuple: one is built per appended entry, on the hot path."""
+
+    index: int  # type: ignore[assignment]  # shadows tuple.index, which is never needed
     leaf_hash: bytes
     timestamp: str
 
@@ -179,13 +180,12 @@ class Ledger:
         """Append inside the caller's write transaction, so the entries commit (or not)
         together with whatever state change they record."""
         tail = self._tail(tx, lock=True)
-        size, prev, frontier = tail.size, tail.last_hash, tail.frontier
+        size, prev = tail.size, tail.last_hash
         # Timestamps never run backwards along the log, whatever the clocks of the writers
         # do, so a time range is always one contiguous run of indices.
         timestamp = max(format_timestamp(self.clock()), tail.last_timestamp)
         entry_rows: list[tuple[int, bytes]] = []
-        node_rows: list[tuple[int, bytes]] = []
-        appended: list[Appended] = []
+        leaves: list[bytes] = []
         for e in entries:
             raw = encode_entry(
                 index=size,
@@ -195,22 +195,24 @@ class Ledger:
                 subject=e.subject,
                 body=e.body,
             )
-            h = leaf_hash(raw)
-            frontier, completed = frontier_append(frontier, size, h)
-            if len(completed) > STRIDE:
-                node_rows.extend(
-                    (node_key(lv, i), nh) for (lv, i), nh in completed if is_stored(lv)
-                )
+            prev = leaf_hash(raw)
             entry_rows.append((size, raw))
-            appended.append(Appended(size, h, timestamp))
-            size, prev = size + 1, h
+            leaves.append(prev)
+            size += 1
+        stack = list(tail.frontier)
+        stored = frontier_extend(stack, tail.size, leaves, is_stored)
         if len(entry_rows) == 1:
             tx.execute("INSERT INTO ledger_entries (idx, leaf) VALUES (?, ?)", entry_rows[0])
         else:
             tx.executemany("INSERT INTO ledger_entries (idx, leaf) VALUES (?, ?)", entry_rows)
-        tx.executemany("INSERT INTO ledger_nodes (nid, hash) VALUES (?, ?)", node_rows)
-        tx.after_commit(lambda: self._remember(Tail(size, prev, timestamp, frontier)))
-        return appended
+        tx.executemany(
+            "INSERT INTO ledger_nodes (nid, hash) VALUES (?, ?)",
+            [(node_key(lv, i), h) for (lv, i), h in stored],
+        )
+        tail_after = Tail(size, prev, timestamp, tuple(stack))
+        tx.after_commit(lambda: self._remember(tail_after))
+        first = tail.size
+        return [Appended(first + n, h, timestamp) for n, h in enumerate(leaves)]
 
     def _remember(self, tail: Tail) -> None:
         self._cached = tail

@@ -19,7 +19,7 @@ Vocabulary used throughout:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Final, Protocol
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "consistency_proof",
     "consistency_proof_nodes",
     "frontier_append",
+    "frontier_extend",
     "frontier_root",
     "inclusion_proof",
     "inclusion_proof_nodes",
@@ -136,6 +137,35 @@ def _check_frontier(frontier: tuple[bytes, ...], size: int) -> None:
         )
 
 
+def frontier_extend(
+    stack: list[bytes], size: int, leaves: Iterable[bytes], keep: Callable[[int], bool]
+) -> list[tuple[NodeId, bytes]]:
+    """Append leaf hashes to a frontier held in a list, in place (the batch append path).
+
+    ``stack`` is the frontier of a tree of ``size`` leaves. Returns the perfect subtrees
+    the appends completed at the levels ``keep`` accepts (level 0 is the leaf itself).
+    No per-leaf argument checks: callers pass hashes they computed themselves.
+    """
+    sha256 = hashlib.sha256
+    prefix = _NODE_PREFIX
+    completed: list[tuple[NodeId, bytes]] = []
+    for leaf in leaves:
+        if keep(0):
+            completed.append(((0, size), leaf))
+        h = leaf
+        level = 0
+        # Each trailing 1-bit of size is a same-height subtree waiting on its
+        # right sibling; the new leaf completes them one after another.
+        while (size >> level) & 1:
+            h = sha256(prefix + stack.pop() + h).digest()
+            level += 1
+            if keep(level):
+                completed.append(((level, size >> level), h))
+        stack.append(h)
+        size += 1
+    return completed
+
+
 def frontier_append(
     frontier: tuple[bytes, ...], size: int, leaf: bytes
 ) -> tuple[tuple[bytes, ...], list[tuple[NodeId, bytes]]]:
@@ -150,17 +180,12 @@ def frontier_append(
     _check_frontier(frontier, size)
     _check_hash("leaf hash", leaf)
     stack = list(frontier)
-    completed: list[tuple[NodeId, bytes]] = [((0, size), leaf)]
-    h = leaf
-    level = 0
-    # Each trailing 1-bit of size is a same-height subtree waiting on its
-    # right sibling; the new leaf completes them one after another.
-    while (size >> level) & 1:
-        h = node_hash(stack.pop(), h)
-        level += 1
-        completed.append(((level, size >> level), h))
-    stack.append(h)
+    completed = frontier_extend(stack, size, (leaf,), _every_level)
     return tuple(stack), completed
+
+
+def _every_level(_level: int) -> bool:
+    return True
 
 
 def frontier_root(frontier: Sequence[bytes]) -> bytes:

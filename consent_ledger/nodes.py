@@ -67,17 +67,13 @@ class SqlNodeReader:
         inner = sorted(node_key(lv, i) for lv, i in needed if lv > 0)
         found: dict[NodeId, bytes] = {}
         if leaves:
-            marks = ",".join("?" * len(leaves))
-            for idx, leaf in self._tx.all(
-                f"SELECT idx, leaf FROM ledger_entries WHERE idx IN ({marks})",  # noqa: S608 - only ? marks are interpolated
-                leaves,
-            ):
+            where, params = self._tx.in_list("idx", leaves)
+            sql = f"SELECT idx, leaf FROM ledger_entries WHERE {where}"  # noqa: S608 - placeholders only
+            for idx, leaf in self._tx.all(sql, params):
                 found[(0, idx)] = leaf_hash(bytes(leaf))
         if inner:
-            marks = ",".join("?" * len(inner))
-            for nid, h in self._tx.all(
-                f"SELECT nid, hash FROM ledger_nodes WHERE nid IN ({marks})",  # noqa: S608 - only ? marks are interpolated
-                inner,
-            ):
+            where, params = self._tx.in_list("nid", inner)
+            sql = f"SELECT nid, hash FROM ledger_nodes WHERE {where}"  # noqa: S608 - placeholders only
+            for nid, h in self._tx.all(sql, params):
                 found[(nid >> _LEVEL_SHIFT, nid & ((1 << _LEVEL_SHIFT) - 1))] = bytes(h)
         return found

@@ -29,6 +29,11 @@ __all__ = [
 
 metadata = SQLModel.metadata
 
+# On SQLite only an INTEGER PRIMARY KEY aliases the rowid; a BIGINT key would add a second
+# B-tree that every append writes and every range scan walks. SQLite integers are 64-bit
+# either way; PostgreSQL keeps BIGINT.
+RowId = BigInteger().with_variant(Integer(), "sqlite")
+
 
 class MetaRow(SQLModel, table=True):
     """Marks a database as Custos' and holds installation facts (origin, verifier key)."""
@@ -83,7 +88,7 @@ class LedgerEntryRow(SQLModel, table=True):
     """
 
     __tablename__ = "ledger_entries"
-    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    idx: int = Field(sa_column=Column(RowId, primary_key=True, autoincrement=False))
     leaf: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
@@ -91,7 +96,7 @@ class LedgerNodeRow(SQLModel, table=True):
     """Hashes of perfect Merkle subtrees at levels 4, 8, 12, ... (see consent_ledger.nodes)."""
 
     __tablename__ = "ledger_nodes"
-    nid: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    nid: int = Field(sa_column=Column(RowId, primary_key=True, autoincrement=False))
     hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 

@@ -50,13 +50,24 @@ def upgrade() -> None:
     )
     op.create_table(
         "ledger_entries",
-        sa.Column("idx", sa.BigInteger(), autoincrement=False, nullable=False),
+        # INTEGER on SQLite, so the key is the rowid (see consent_ledger/schema.py).
+        sa.Column(
+            "idx",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=False,
+            nullable=False,
+        ),
         sa.Column("leaf", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("idx"),
     )
     op.create_table(
         "ledger_nodes",
-        sa.Column("nid", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "nid",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=False,
+            nullable=False,
+        ),
         sa.Column("hash", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("nid"),
     )
