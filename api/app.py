@@ -9,6 +9,7 @@ from datetime import datetime
 from fastapi import FastAPI
 
 from api.observe import ObserveMiddleware
+from api.portal.install import install_portal
 from api.problems import install_problem_handlers
 from api.routes import audit, catalogue, data, decisions, health, ledger, me
 from api.settings import ApiSettings
@@ -44,6 +45,7 @@ def create_app(
     install_problem_handlers(app)
     for module in (decisions, data, me, audit, ledger, catalogue, health):
         app.include_router(module.router)
+    install_portal(app)
 
     app.add_middleware(ObserveMiddleware, metrics=built.metrics)
 

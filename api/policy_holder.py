@@ -7,9 +7,12 @@ the mistake. Loading a version the ledger has not seen yet (by content hash) app
 
 from __future__ import annotations
 
+import hashlib
 import threading
+from functools import cached_property
 from pathlib import Path
 
+import orjson
 import structlog
 
 from consent_ledger.catalogue import Catalogue
@@ -44,10 +47,20 @@ class PolicyHolder:
         self._record(compiled.version)
         return compiled
 
+    @cached_property
+    def catalogue_version(self) -> str:
+        """The catalogue's content hash: moving a category between levels changes decisions
+        without changing the policy file, so both versions go on the ledger."""
+        canonical = orjson.dumps(
+            self.catalogue.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS
+        )
+        return hashlib.sha256(canonical).hexdigest()
+
     def _record(self, version: str) -> None:
         with self.ledger.db.write() as tx:
+            recorded = f"{version}/{self.catalogue_version}"
             row = tx.one("SELECT value FROM custos_meta WHERE key = 'policy_version'")
-            if row is not None and row[0] == version:
+            if row is not None and row[0] == recorded:
                 return
             self.ledger.append(
                 tx,
@@ -55,7 +68,12 @@ class PolicyHolder:
                     NewEntry(
                         "policy_loaded",
                         None,
-                        {"policy_id": "custos/firm", "version": version, "file": self.path.name},
+                        {
+                            "policy_id": "custos/firm",
+                            "version": version,
+                            "catalogue_version": self.catalogue_version,
+                            "file": self.path.name,
+                        },
                     )
                 ],
             )

@@ -19,15 +19,15 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.portal.routes import (
+from api.portal.routes import router
+from api.portal.sessions import SessionStore, SignInLimiter, tokens_match
+from api.portal.web import (
     PRESESSION_COOKIE,
     SESSION_COOKIE,
     Portal,
     SignInRequired,
     csrf_refused_page,
-    router,
 )
-from api.portal.sessions import SessionStore, SignInLimiter, tokens_match
 from api.problems import problem_response
 from api.state import Services
 
@@ -119,7 +119,9 @@ class PortalMiddleware:
                 return
         await self._send(self.app, portal_path, path, scope, receive, send)
 
-    async def _check_form(self, request: Request, receive: Receive) -> tuple[Response | None, Receive]:
+    async def _check_form(
+        self, request: Request, receive: Receive
+    ) -> tuple[Response | None, Receive]:
         """Portal POSTs: the form's csrf_token (or the header) must match the session's, or,
         for the sign-in form, the pre-session cookie's."""
         try:
@@ -128,7 +130,9 @@ class PortalMiddleware:
             return Response("form too large", status_code=413), receive
         replayed = _replay(body, receive)
         fields = parse_qs(body.decode("latin-1"), max_num_fields=64)
-        given = request.headers.get("x-csrf-token") or next(iter(fields.get("csrf_token", [])), None)
+        given = request.headers.get("x-csrf-token") or next(
+            iter(fields.get("csrf_token", [])), None
+        )
         session = request.state.portal_session
         if request.url.path == "/portal/sign-in":
             expected = request.cookies.get(PRESESSION_COOKIE)

@@ -6,121 +6,37 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-from dataclasses import dataclass
 from typing import Annotated, Any
-from urllib.parse import quote
 
-import jinja2
-from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from api.errors import Unauthenticated
 from api.portal.consent_forms import ConsentForm, Plan, consent_page_context, make_plan
-from api.portal.i18n import format_time, negotiate, translator
-from api.portal.sessions import PortalSession, SessionStore, SignInLimiter
+from api.portal.i18n import localized
+from api.portal.sessions import PortalSession
 from api.portal.trail import TrailFilters, trail_rows
+from api.portal.web import (
+    LANG_COOKIE,
+    PRESESSION_COOKIE,
+    SESSION_COOKIE,
+    Portal,
+    PortalDep,
+    SessionDep,
+    language,
+    render,
+    safe_next,
+    set_cookie,
+)
 from api.problems import problem_response
 from api.routes import me as me_api
 from api.schemas import MAX_INDEX
-from api.state import Services
 from consent_ledger.encoding import decode_entry
 from consent_ledger.errors import ConsentNotFound, CustosError
 
-__all__ = [
-    "LANG_COOKIE",
-    "PRESESSION_COOKIE",
-    "SESSION_COOKIE",
-    "Portal",
-    "SignInRequired",
-    "csrf_refused_page",
-    "router",
-]
-
-SESSION_COOKIE = "custos_session"
-PRESESSION_COOKIE = "custos_signin"
-LANG_COOKIE = "custos_lang"
+__all__ = ["router"]
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
-
-
-@dataclass
-class Portal:
-    services: Services
-    sessions: SessionStore
-    limiter: SignInLimiter
-    templates: jinja2.Environment
-    secure_cookies: bool
-
-
-class SignInRequired(Exception):
-    """Raised by pages that need a session; answered with a redirect to the sign-in page."""
-
-    def __init__(self, back_to: str) -> None:
-        super().__init__(back_to)
-        self.location = "/portal/sign-in?next=" + quote(back_to, safe="/")
-
-
-def _portal(request: Request) -> Portal:
-    portal: Portal = request.app.state.portal
-    return portal
-
-
-def _session(request: Request) -> PortalSession:
-    session = getattr(request.state, "portal_session", None)
-    if not isinstance(session, PortalSession):
-        back = request.url.path if request.method == "GET" else "/portal/consent"
-        raise SignInRequired(back)
-    return session
-
-
-PortalDep = Annotated[Portal, Depends(_portal)]
-SessionDep = Annotated[PortalSession, Depends(_session)]
-
-
-def _lang(request: Request) -> str:
-    return negotiate(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
-
-
-def render(
-    request: Request,
-    portal: Portal,
-    template: str,
-    *,
-    status: int = 200,
-    csrf: str | None = None,
-    **context: Any,
-) -> HTMLResponse:
-    lang = _lang(request)
-    session = getattr(request.state, "portal_session", None)
-    html = portal.templates.get_template(template).render(
-        t=translator(lang),
-        lang=lang,
-        when=lambda value: format_time(value, lang),
-        session=session,
-        csrf=csrf if csrf is not None else (session.csrf_token if session else ""),
-        path=request.url.path,
-        query=request.url.query,
-        **context,
-    )
-    return HTMLResponse(html, status_code=status)
-
-
-def csrf_refused_page(request: Request, portal: Portal) -> Response:
-    return render(request, portal, "csrf.html", status=403)
-
-
-def _safe_next(target: str | None) -> str:
-    """Only a path inside the portal: anything else could send the client to another site."""
-    if target and target.startswith("/portal/") and not target.startswith("/portal/static"):
-        if "//" not in target and "\\" not in target and "\n" not in target:
-            return target
-    return "/portal/consent"
-
-
-def _set_cookie(response: Response, portal: Portal, name: str, value: str, **kw: Any) -> None:
-    response.set_cookie(
-        name, value, httponly=True, secure=portal.secure_cookies, samesite="lax", **kw
-    )
 
 
 # -- signing in and out ----------------------------------------------------------------
@@ -146,20 +62,20 @@ def _sign_in_page(
         "sign_in.html",
         status=status,
         csrf=token,
-        next=_safe_next(request.query_params.get("next") or context.pop("next", None)),
+        next=safe_next(request.query_params.get("next") or context.pop("next", None)),
         **context,
     )
-    _set_cookie(response, portal, PRESESSION_COOKIE, token, path="/portal/sign-in")
+    set_cookie(response, portal, PRESESSION_COOKIE, token, path="/portal/sign-in")
     return response
 
 
 @router.get("/sign-in")
-def sign_in_form(
-    request: Request, portal: PortalDep, signed_out: bool = False, expired: bool = False
-) -> Response:
+def sign_in_form(request: Request, portal: PortalDep, signed_out: bool = False) -> Response:
     if request.state.portal_session is not None and not signed_out:
         return RedirectResponse("/portal/consent", status_code=303)
-    notice = "signed_out" if signed_out else ("signin_again" if "next" in request.query_params else None)
+    notice = (
+        "signed_out" if signed_out else ("signin_again" if "next" in request.query_params else None)
+    )
     return _sign_in_page(request, portal, notice=notice)
 
 
@@ -169,7 +85,7 @@ def sign_in(
     portal: PortalDep,
     username: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
-    next: Annotated[str, Form(max_length=500)] = "",  # noqa: A002 - the form field's name
+    next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     address = request.client.host if request.client else "unknown"
     if not username.strip() or not password:
@@ -191,10 +107,10 @@ def sign_in(
     if old:
         portal.sessions.end(old)
     token, _ = portal.sessions.create(principal)
-    response = RedirectResponse(_safe_next(next), status_code=303)
-    _set_cookie(response, portal, SESSION_COOKIE, token, path="/")
-    response.delete_cookie(PRESESSION_COOKIE, path="/portal/sign-in")
-    return response
+    redirect = RedirectResponse(safe_next(next), status_code=303)
+    set_cookie(redirect, portal, SESSION_COOKIE, token, path="/")
+    redirect.delete_cookie(PRESESSION_COOKIE, path="/portal/sign-in")
+    return redirect
 
 
 @router.post("/sign-out")
@@ -211,10 +127,10 @@ def sign_out(request: Request, portal: PortalDep) -> RedirectResponse:
 def switch_language(
     code: Annotated[str, Path(pattern=r"^(en|zh)$")],
     portal: PortalDep,
-    next: str = "",  # noqa: A002 - the query parameter's name
+    next: str = "",
 ) -> RedirectResponse:
-    response = RedirectResponse(_safe_next(next), status_code=303)
-    _set_cookie(response, portal, LANG_COOKIE, code, path="/", max_age=365 * 24 * 3600)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    set_cookie(response, portal, LANG_COOKIE, code, path="/", max_age=365 * 24 * 3600)
     return response
 
 
@@ -229,7 +145,7 @@ def consent_page(
     done: Annotated[int | None, Query(ge=0, le=MAX_INDEX)] = None,
     error: str | None = None,
 ) -> HTMLResponse:
-    context = consent_page_context(portal.services, session.client_id, _lang(request))
+    context = consent_page_context(portal.services, session.client_id, language(request))
     return render(
         request,
         portal,
@@ -257,7 +173,7 @@ def review_page(
     withdraw: Annotated[str, Query(max_length=8)] = "",
 ) -> HTMLResponse:
     form = _consent_form(level, purpose, duration, withdraw)
-    plan = make_plan(portal.services, session.client_id, form, _lang(request))
+    plan = make_plan(portal.services, session.client_id, form, language(request))
     return render(request, portal, "review.html", plan=plan, form=form)
 
 
@@ -273,7 +189,7 @@ def apply_change(
 ) -> Response:
     form = _consent_form(level, purpose, duration, withdraw)
     # The plan is made again from the state now: the review page may be minutes old.
-    plan: Plan = make_plan(portal.services, session.client_id, form, _lang(request))
+    plan: Plan = make_plan(portal.services, session.client_id, form, language(request))
     if plan.problems:
         return render(request, portal, "review.html", status=409, plan=plan, form=form)
     try:
@@ -299,14 +215,14 @@ def trail_page(
 ) -> HTMLResponse:
     services = portal.services
     filters = TrailFilters.clean(services, department, purpose, category, outcome)
-    view = trail_rows(services, session.client_id, filters, page, _lang(request))
+    view = trail_rows(services, session.client_id, filters, page, language(request))
     return render(
         request,
         portal,
         "trail.html",
         filters=filters,
         view=view,
-        options=filters.options(services, _lang(request)),
+        options=filters.options(services, language(request)),
         verifier_key=services.custos.ledger.signer.verifier_key(),
     )
 
@@ -350,13 +266,14 @@ def _receipt(portal: Portal, session: PortalSession, lang: str) -> dict[str, Any
 
 @router.get("/receipt")
 def receipt_page(request: Request, portal: PortalDep, session: SessionDep) -> HTMLResponse:
-    lang = _lang(request)
+    lang = language(request)
     receipt = _receipt(portal, session, lang)
     catalogue = portal.services.custos.catalogue
-    names = {c.key: getattr(c.name, lang) for c in catalogue.categories}
+    names = {c.key: localized(c.name, lang) for c in catalogue.categories}
     # "<" escaped so the JSON can sit in a <script> data block without ending it.
     embedded = json.dumps(receipt, ensure_ascii=False).replace("<", "\\u003c") if receipt else ""
     level = catalogue.level(receipt["authorizationLevel"]) if receipt else None
+    consent = portal.services.custos.registry.current(session.client_id) if receipt else None
     return render(
         request,
         portal,
@@ -364,15 +281,19 @@ def receipt_page(request: Request, portal: PortalDep, session: SessionDep) -> HT
         receipt=receipt,
         embedded=embedded,
         category_names=names,
-        level_name=getattr(level.name, lang) if level else "",
+        level_name=localized(level.name, lang) if level else "",
+        consented_at=consent.granted_at if consent else None,
+        ends=consent.expires_at if consent else None,
     )
 
 
 @router.get("/receipt.json")
 def receipt_download(request: Request, portal: PortalDep, session: SessionDep) -> Response:
-    receipt = _receipt(portal, session, _lang(request))
+    receipt = _receipt(portal, session, language(request))
     if receipt is None:
-        return problem_response("consent_not_found", "there is no active consent to give a receipt for")
+        return problem_response(
+            "consent_not_found", "there is no active consent to give a receipt for"
+        )
     day = receipt["issuedAt"][:10]
     return JSONResponse(
         receipt,

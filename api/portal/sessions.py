@@ -83,7 +83,9 @@ class SessionStore:
         )
         with self.db.write() as tx:
             # Sweeping here keeps the table small without a background job of its own.
-            tx.execute("DELETE FROM portal_sessions WHERE expires_at <= ?", (format_timestamp(now),))
+            tx.execute(
+                "DELETE FROM portal_sessions WHERE expires_at <= ?", (format_timestamp(now),)
+            )
             tx.execute(
                 "INSERT INTO portal_sessions (id_hash, account_id, client_id, csrf_token,"
                 " created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",

@@ -140,11 +140,14 @@ def test_broken_policy_file_is_refused_and_the_last_good_one_keeps_running(
     os.utime(copy, (1, 1))
     assert holder.reload_if_changed() is False
     assert holder.last_error is not None and "firm.yaml:" in holder.last_error
-    r = _ask(world, world.advisory, client_id=world.alice, purpose="investment_advice",
-             categories=[AUM]).json()
+    r = _ask(
+        world, world.advisory, client_id=world.alice, purpose="investment_advice", categories=[AUM]
+    ).json()
     assert r["policy_version"] == good_version
-    copy.write_text(holder.path.read_text().replace("departments:\n  bogus: [", "departments:", 1)
-                    + "\n# a comment changes nothing in the content hash\n")
+    copy.write_text(
+        holder.path.read_text().replace("departments:\n  bogus: [", "departments:", 1)
+        + "\n# a comment changes nothing in the content hash\n"
+    )
     os.utime(copy, (2, 2))
     before = world.ledger_size()
     assert holder.reload_if_changed() is True
