@@ -79,7 +79,7 @@ class PolicyHolder:
             )
             tx.execute("DELETE FROM custos_meta WHERE key = 'policy_version'")
             tx.execute(
-                "INSERT INTO custos_meta (key, value) VALUES ('policy_version', ?)", (version,)
+                "INSERT INTO custos_meta (key, value) VALUES ('policy_version', ?)", (recorded,)
             )
         log.info("policy_loaded", origin=self.path.name)
 
