@@ -32,6 +32,7 @@ __all__ = [
     "check_value",
     "decode_entry",
     "encode_entry",
+    "entry_link",
     "format_timestamp",
 ]
 
@@ -81,9 +82,13 @@ def _plain(value: Any) -> bool:
     if t is int:
         return bool(-_MAX_SAFE_INT <= value <= _MAX_SAFE_INT)
     if t is dict:
-        for k, v in value.items():
-            if type(k) is not str or not k.isascii():
+        # One join checks every key at once: all strings (join raises otherwise), all ASCII.
+        try:
+            if not "".join(value).isascii():
                 return False
+        except TypeError:
+            return False
+        for v in value.values():
             tv = type(v)
             # Scalars inline: bodies are flat dicts of strings and numbers, mostly.
             if tv is str or v is None or tv is bool:
@@ -201,3 +206,33 @@ def decode_entry(raw: bytes) -> Entry:
     if _dumps(obj) != raw:
         raise EncodingError("bytes are not in canonical form")
     return Entry(index, prev_hash, ts, typ, subject, body)
+
+
+def entry_link(raw: bytes) -> tuple[int, str]:
+    """The index and the hex ``prev_hash`` of canonical entry bytes, checked as strictly as
+    ``decode_entry`` but without building an Entry: this is the verifier's inner loop.
+
+    Any failure is re-diagnosed by ``decode_entry``, so the error names the actual problem.
+    (A malformed ``prev_hash`` passes here; the chain comparison then refuses it, since it
+    cannot equal the hex of a real hash.)
+    """
+    try:
+        obj = orjson.loads(raw)
+        if (
+            len(obj) == len(_FIELDS)
+            and obj["v"] == FORMAT_VERSION
+            and type(obj["index"]) is int
+            and obj["index"] >= 0
+            and type(obj["prev_hash"]) is str
+            and type(obj["timestamp"]) is str
+            and type(obj["type"]) is str
+            and (obj["subject"] is None or type(obj["subject"]) is str)
+            and type(obj["body"]) is dict
+            and _plain(obj["body"])
+            and _dumps(obj) == raw
+        ):
+            return obj["index"], obj["prev_hash"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        pass
+    decode_entry(raw)
+    raise EncodingError("not a canonical ledger entry")

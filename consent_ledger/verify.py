@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from consent_ledger.encoding import GENESIS_PREV_HASH, EncodingError, decode_entry
+from consent_ledger.encoding import GENESIS_PREV_HASH, EncodingError, entry_link
 from consent_ledger.merkle import (
     EMPTY_ROOT,
     NodeId,
@@ -169,8 +169,8 @@ def _broken_link(index: int) -> Problem:
 class _Chunk:
     start: int
     count: int
-    first_prev: bytes
-    last_hash: bytes
+    first_prev: str  # hex, as entries spell it
+    last_hash: str
     levels: tuple[bytes, ...]  # level k: concatenated hashes of its perfect subtrees
     problem: Problem | None
 
@@ -201,7 +201,7 @@ def _check_chunk(url: str, start: int, end: int) -> _Chunk:
         sha = hashlib.sha256
         hashes: list[bytes] = []
         append = hashes.append
-        first_prev = prev = b""
+        first_prev = prev_hex = ""
         expected = start
         problem: Problem | None = None
         while problem is None and (rows := cur.fetchmany(_FETCH)):
@@ -213,27 +213,28 @@ def _check_chunk(url: str, start: int, end: int) -> _Chunk:
                         expected,
                     )
                     break
-                raw = bytes(leaf)
+                raw = leaf if type(leaf) is bytes else bytes(leaf)
                 try:
-                    entry = decode_entry(raw)
+                    index, prev = entry_link(raw)
                 except EncodingError as exc:
                     problem = Problem(f"bytes are not a canonical entry ({exc})", idx)
                     break
-                if entry.index != idx:
-                    problem = Problem(f"its bytes say index {entry.index}", idx)
+                if index != idx:
+                    problem = Problem(f"its bytes say index {index}", idx)
                     break
                 if idx == start:
-                    first_prev = entry.prev_hash
-                elif entry.prev_hash != prev:
+                    first_prev = prev
+                elif prev != prev_hex:
                     problem = _broken_link(idx)
                     break
-                prev = sha(b"\x00" + raw).digest()
-                append(prev)
+                digest = sha(b"\x00" + raw).digest()
+                append(digest)
+                prev_hex = digest.hex()
                 expected += 1
     finally:
         conn.close()
     count = len(hashes)
-    return _Chunk(start, count, first_prev, prev, _levels(b"".join(hashes), count), problem)
+    return _Chunk(start, count, first_prev, prev_hex, _levels(b"".join(hashes), count), problem)
 
 
 # -- the whole tree -----------------------------------------------------------------------
@@ -283,7 +284,7 @@ def _check_entries(url: str, size: int, workers: int) -> tuple[_Tree, int]:
             chunks = list(pool.map(_check_chunk, [url] * len(ranges), *zip(*ranges, strict=True)))
     else:
         chunks = [_check_chunk(url, s, e) for s, e in ranges]
-    prev = GENESIS_PREV_HASH
+    prev = GENESIS_PREV_HASH.hex()
     for chunk in chunks:
         if chunk.count and chunk.first_prev != prev:
             raise VerificationFailed(_broken_link(chunk.start))
