@@ -69,6 +69,13 @@ def test_checkpoint_and_public_key_formats(seeded: tuple[str, Path]) -> None:
     assert lines[0] == name and lines[3] == "" and lines[4].startswith(f"\u2014 {name} ")
     sig = base64.b64decode(lines[4].split(" ")[2])
     assert len(sig) == 68 and sig[:4].hex() == key_hash
+    # Check the signature by hand, with nothing of ours: the signed text is the three body
+    # lines, each ending in a newline; the key is raw[1:].
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    Ed25519PublicKey.from_public_bytes(raw[1:]).verify(
+        sig[4:], "\n".join(lines[:3]).encode() + b"\n"
+    )
     cp = open_checkpoint(note, [NoteVerifier.parse(vkey.strip())])
     assert cp.size == int(lines[1])
 
