@@ -11,6 +11,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # The tests start their own throwaway PostgreSQL servers (tests/support/postgres.py);
 # this makes sure the server binaries are there, installing Debian's package if not.
 bash scripts/postgres.sh install
+bash scripts/browser.sh install
 
 status=0
 .venv/bin/pytest "$@" || status=$?

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from api.errors import Unauthenticated
 from api.portal.consent_forms import ConsentForm, Plan, consent_page_context, make_plan
-from api.portal.i18n import localized
+from api.portal.i18n import localized, translator
 from api.portal.sessions import PortalSession
 from api.portal.trail import TrailFilters, trail_rows
 from api.portal.web import (
@@ -31,6 +31,7 @@ from api.portal.web import (
 from api.problems import problem_response
 from api.routes import me as me_api
 from api.schemas import MAX_INDEX
+from consent_ledger.catalogue import Catalogue
 from consent_ledger.encoding import decode_entry
 from consent_ledger.errors import ConsentNotFound, CustosError
 
@@ -264,24 +265,54 @@ def _receipt(portal: Portal, session: PortalSession, lang: str) -> dict[str, Any
         return None
 
 
+def _data_groups(catalogue: Catalogue, keys: list[str], lang: str) -> list[dict[str, Any]]:
+    """Category keys as words, grouped by level, leaving out parents whose children are
+    listed too (so 'Contact details' does not repeat 'Email address')."""
+    t = translator(lang)
+    chosen = set(keys)
+    groups = []
+    for lv in sorted(catalogue.levels, key=lambda lv: lv.level):
+        names = [
+            localized(c.name, lang)
+            for c in catalogue.categories
+            if c.level == lv.level
+            and c.key in chosen
+            and not any(k.startswith(c.key + ".") for k in chosen)
+        ]
+        if names:
+            label = t("level_n", n=lv.level) + " · " + localized(lv.name, lang)
+            groups.append({"label": label, "names": names})
+    return groups
+
+
 @router.get("/receipt")
 def receipt_page(request: Request, portal: PortalDep, session: SessionDep) -> HTMLResponse:
     lang = language(request)
     receipt = _receipt(portal, session, lang)
+    if receipt is None:
+        return render(request, portal, "receipt.html", receipt=None)
     catalogue = portal.services.custos.catalogue
-    names = {c.key: localized(c.name, lang) for c in catalogue.categories}
-    # "<" escaped so the JSON can sit in a <script> data block without ending it.
-    embedded = json.dumps(receipt, ensure_ascii=False).replace("<", "\\u003c") if receipt else ""
-    level = catalogue.level(receipt["authorizationLevel"]) if receipt else None
-    consent = portal.services.custos.registry.current(session.client_id) if receipt else None
+    purposes = [p for service in receipt["services"] for p in service["purposes"]]
+    covered = [sorted(p["piiCategory"]) for p in purposes]
+    consent = portal.services.custos.registry.current(session.client_id)
+    level = catalogue.level(receipt["authorizationLevel"])
     return render(
         request,
         portal,
         "receipt.html",
         receipt=receipt,
-        embedded=embedded,
-        category_names=names,
-        level_name=localized(level.name, lang) if level else "",
+        # "<" escaped so the JSON can sit in a <script> data block without ending it.
+        embedded=json.dumps(receipt, ensure_ascii=False).replace("<", "\\u003c"),
+        purposes=[
+            {**p, "groups": _data_groups(catalogue, p["piiCategory"], lang)} for p in purposes
+        ],
+        # Usually every purpose covers the same data: then it is shown once, not per purpose.
+        shared_groups=(
+            _data_groups(catalogue, covered[0], lang)
+            if covered and all(c == covered[0] for c in covered)
+            else None
+        ),
+        level_name=localized(level.name, lang),
         consented_at=consent.granted_at if consent else None,
         ends=consent.expires_at if consent else None,
     )

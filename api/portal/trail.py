@@ -87,6 +87,32 @@ def _category_names(catalogue: Catalogue, keys: list[str], lang: str) -> str:
     return ", ".join(out)
 
 
+def _consent_change(
+    body: Mapping[str, Any], catalogue: Catalogue, t: Translator, lang: str
+) -> tuple[str, str]:
+    """A consent entry's level and purposes, as the change it made: 'Level 2 → Level 3',
+    'Off: Marketing', rather than the whole state before and after."""
+    before, after = body.get("from") or {}, body.get("to") or {}
+    state = after or before
+    level = catalogue.level(int(state["level"])) if "level" in state else None
+    data = t("level_n", n=level.level) + " · " + localized(level.name, lang) if level else ""
+    if before and after and before.get("level") != after.get("level"):
+        data = t("level_n", n=before["level"]) + " → " + data
+
+    def names(keys: set[str]) -> str:
+        return ", ".join(localized(p.name, lang) for p in catalogue.purposes if p.key in keys)
+
+    old, new = set(before.get("purposes", [])), set(after.get("purposes", []))
+    if before and after and old != new:
+        changes = []
+        if new - old:
+            changes.append(t("trail_on", names=names(new - old)))
+        if old - new:
+            changes.append(t("trail_off", names=names(old - new)))
+        return data, "; ".join(changes)
+    return data, names(new or old)
+
+
 def _row(entry: TrailEntry, catalogue: Catalogue, t: Translator, lang: str) -> dict[str, Any]:
     body: Mapping[str, Any] = entry.body
     who = data = purpose = ""
@@ -100,15 +126,7 @@ def _row(entry: TrailEntry, catalogue: Catalogue, t: Translator, lang: str) -> d
         purpose = str(decision_input.get("action") or "")
         outcome = str(body.get("result", {}).get("outcome") or "") or None
     elif entry.type.startswith("consent_"):
-        state = body.get("to") or body.get("from") or {}
-        if "level" in state:
-            level = catalogue.level(int(state["level"]))
-            data = t("level_n", n=level.level) + " · " + localized(level.name, lang)
-        purpose = ", ".join(
-            localized(p.name, lang)
-            for p in catalogue.purposes
-            if p.key in state.get("purposes", [])
-        )
+        data, purpose = _consent_change(body, catalogue, t, lang)
         who = t("you") if entry.type in _BY_CLIENT else ""
     else:
         department = body.get("department") or body.get("by")

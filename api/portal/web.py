@@ -37,6 +37,8 @@ LANG_COOKIE = "custos_lang"
 
 @dataclass
 class Portal:
+    """What the pages share, built once by install_portal and kept on app.state."""
+
     services: Services
     sessions: SessionStore
     limiter: SignInLimiter
@@ -60,7 +62,10 @@ def _portal(request: Request) -> Portal:
 def _session(request: Request) -> PortalSession:
     session = getattr(request.state, "portal_session", None)
     if not isinstance(session, PortalSession):
-        back = request.url.path if request.method == "GET" else "/portal/consent"
+        url = request.url
+        back = url.path + ("?" + url.query if url.query else "")
+        if request.method != "GET":
+            back = "/portal/consent"
         raise SignInRequired(back)
     return session
 
