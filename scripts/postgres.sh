@@ -14,6 +14,8 @@
 set -euo pipefail
 
 PG_USER=postgres
+# shellcheck source=lib/debian.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/debian.sh"
 DB_NAME=custos_test
 MARKER=.custos-test-postgres # written into DIR by start; stop removes only DIRs that have it
 
@@ -46,31 +48,17 @@ as_owner() {
     fi
 }
 
+have_postgres() { [[ -n "$(find_bindir)" ]]; }
+
 cmd_install() {
-    [[ -n "$(find_bindir)" ]] && return 0
-
-    local -a sudo=()
-    if [[ $EUID -ne 0 ]]; then
-        command -v sudo >/dev/null || die "PostgreSQL is not installed, and installing it needs root or sudo"
-        sudo=(sudo)
-    fi
-
-    # Two test runs at once must not both run apt-get: the second waits, then finds it installed.
-    local lock="${TMPDIR:-/tmp}/custos-postgres-install.lock"
-    if exec 9>>"$lock"; then
-        flock -w 900 9 || die "timed out waiting for another install of PostgreSQL"
-        [[ -n "$(find_bindir)" ]] && return 0
-    fi
-
-    echo "postgres.sh: installing Debian's postgresql package" >&2
-    local -a apt_opts=(-q -o DPkg::Lock::Timeout=600)
-    "${sudo[@]}" apt-get "${apt_opts[@]}" update >&2
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get "${apt_opts[@]}" install -y --no-install-recommends postgresql >&2
+    have_postgres && return 0
+    debian_install postgresql have_postgres postgresql
 
     # The package may have created and started its own cluster on port 5432. The tests never
     # use it; stop it so that no server is left running that nobody asked for.
     if command -v pg_lsclusters >/dev/null; then
+        local -a sudo=()
+        [[ $EUID -ne 0 ]] && sudo=(sudo)
         local version name _
         while read -r version name _; do
             "${sudo[@]}" pg_ctlcluster "$version" "$name" stop >/dev/null 2>&1 || true
