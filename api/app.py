@@ -12,11 +12,11 @@ from api.observe import ObserveMiddleware
 from api.portal.install import install_portal
 from api.problems import install_problem_handlers
 from api.routes import audit, catalogue, data, decisions, health, ledger, me
-from api.settings import ApiSettings
+from api.settings import ApiSettings, api_settings
 from api.state import Services, build_services
 from consent_ledger.ledger import utc_now
 
-__all__ = ["create_app"]
+__all__ = ["app_from_environment", "create_app"]
 
 
 def create_app(
@@ -50,3 +50,11 @@ def create_app(
     app.add_middleware(ObserveMiddleware, metrics=built.metrics)
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The application as configured by ``CUSTOS_*`` variables (uvicorn's worker factory)."""
+    from consent_ledger.logs import configure_logging
+
+    configure_logging()
+    return create_app(api_settings())

@@ -147,6 +147,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn server processes")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -154,7 +155,18 @@ def main() -> None:
         port = 18000 + os.getpid() % 1000
         env = {**os.environ, "CUSTOS_API_CHECKPOINT_INTERVAL_SECONDS": "1"}
         server = subprocess.Popen(
-            [CUSTOS, "serve", "--db", db, "--data-dir", str(workdir / "keys"), "--port", str(port)],
+            [
+                CUSTOS,
+                "serve",
+                "--db",
+                db,
+                "--data-dir",
+                str(workdir / "keys"),
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=env,
@@ -190,7 +202,8 @@ def main() -> None:
             server.wait(timeout=20)
     print(
         f"machine: {os.cpu_count()} cores; concurrency {args.concurrency}; "
-        f"{args.seconds:.0f} s per run; server: 1 uvicorn process (uvloop, httptools)"
+        f"{args.seconds:.0f} s per run; server: {args.workers} uvicorn process(es) "
+        f"(uvloop, httptools); load: {'wrk' if shutil.which('wrk') else 'httpx'}"
     )
     print(f"{'workload':36} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for name, (rps, p50, p99, errors) in results.items():

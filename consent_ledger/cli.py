@@ -371,17 +371,39 @@ def serve(
     data_dir: DataDirOption = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Server processes (each group-commits its own).")
+    ] = 1,
 ) -> None:
     """Run the API (and portal) with uvicorn."""
+    import os
+
     import uvicorn
 
     from api.app import create_app
 
-    services = _services(db, data_dir)
+    services = _services(db, data_dir)  # opens and migrates once, and fails early on bad input
+    if workers == 1:
+        uvicorn.run(
+            create_app(services.settings, services=services),
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+        )
+        return
+    services.close()
+    # Worker processes build their own app from the environment.
+    if db is not None:
+        os.environ["CUSTOS_DATABASE_URL"] = db
+    if data_dir is not None:
+        os.environ["CUSTOS_DATA_DIR"] = str(data_dir)
     uvicorn.run(
-        create_app(services.settings, services=services),
+        "api.app:app_from_environment",
+        factory=True,
         host=host,
         port=port,
+        workers=workers,
         log_config=None,
         access_log=False,
     )
