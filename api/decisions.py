@@ -145,8 +145,7 @@ class DecisionLog:
             consents: dict[str, Consent | None] = {}
             for ask in asks:
                 if ask.client_id not in consents:
-                    self.registry.require_client(tx, ask.client_id)
-                    consents[ask.client_id] = self.registry.load_consent(tx, ask.client_id)
+                    consents[ask.client_id] = self.registry.consent_of_client(tx, ask.client_id)
             made: list[tuple[str, Decision]] = []
             entries: list[NewEntry] = []
             for ask in asks:

@@ -14,6 +14,7 @@ with the operating system itself, on power loss). PostgreSQL keeps its default
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -92,6 +93,7 @@ class Database:
     _local: threading.local = field(default_factory=threading.local)
     _opened: list[Any] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock_fds: list[int] = field(default_factory=list)
 
     def _connection(self) -> Any:
         conn: Any = getattr(self._local, "conn", None)
@@ -127,7 +129,33 @@ class Database:
 
     def write(self) -> Any:
         """A read-write transaction; all-or-nothing."""
-        return self._tx("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
+        if self.dialect == "sqlite":
+            return self._sqlite_write()
+        return self._tx("BEGIN")
+
+    @contextmanager
+    def _sqlite_write(self) -> Iterator[Tx]:
+        # Writers queue on an flock before BEGIN IMMEDIATE. SQLite's own busy handler polls
+        # with sleeps of up to 100 ms, which gave seconds-long tails with two server
+        # processes; a blocked flock wakes the moment the holder lets go. One lock file
+        # descriptor per thread, so threads of one process exclude each other too.
+        fd = self._lock_fd()
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            with self._tx("BEGIN IMMEDIATE") as tx:
+                yield tx
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _lock_fd(self) -> int:
+        fd: int | None = getattr(self._local, "lock_fd", None)
+        if fd is None or self._local.lock_pid != os.getpid():
+            path = make_url(self.url).database
+            fd = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            self._local.lock_fd, self._local.lock_pid = fd, os.getpid()
+            with self._lock:
+                self._lock_fds.append(fd)
+        return fd
 
     def read(self) -> Any:
         """A read-only transaction on one consistent snapshot."""
@@ -159,6 +187,9 @@ class Database:
                 except Exception:  # noqa: S112, BLE001 - closing on shutdown is best effort
                     continue
             self._opened.clear()
+            for fd in self._lock_fds:
+                os.close(fd)
+            self._lock_fds.clear()
         self._local = threading.local()
         self.engine.dispose()
 

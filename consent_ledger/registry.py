@@ -47,6 +47,15 @@ class Recorded:
         return self.entries[-1].index
 
 
+def _consent(client_id: str, row: Any) -> Consent:
+    """A Consent from (level, purposes JSON, granted_at, expires_at)."""
+    granted = _parse_time(row[2])
+    assert granted is not None
+    return Consent(
+        client_id, int(row[0]), frozenset(orjson.loads(row[1])), granted, _parse_time(row[3])
+    )
+
+
 class ConsentRegistry:
     def __init__(self, ledger: Ledger, vault: Vault, catalogue: Catalogue) -> None:
         self.ledger = ledger
@@ -146,13 +155,18 @@ class ConsentRegistry:
             "SELECT level, purposes, granted_at, expires_at FROM consents WHERE client_id = ?",
             (client_id,),
         )
-        if row is None:
-            return None
-        granted = _parse_time(row[2])
-        assert granted is not None
-        return Consent(
-            client_id, int(row[0]), frozenset(orjson.loads(row[1])), granted, _parse_time(row[3])
+        return None if row is None else _consent(client_id, row)
+
+    def consent_of_client(self, tx: Tx, client_id: str) -> Consent | None:
+        """``require_client`` and ``load_consent`` in one query (the decision path)."""
+        row = tx.one(
+            "SELECT c.erased_at, s.level, s.purposes, s.granted_at, s.expires_at"
+            " FROM clients c LEFT JOIN consents s ON s.client_id = c.id WHERE c.id = ?",
+            (client_id,),
         )
+        if row is None or row[0] is not None:
+            raise UnknownClient(f"no client {client_id}", field="client_id")
+        return None if row[1] is None else _consent(client_id, row[1:])
 
     def _store(self, tx: Tx, client_id: str, consent: Consent | None) -> None:
         tx.execute("DELETE FROM consents WHERE client_id = ?", (client_id,))
