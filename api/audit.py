@@ -112,6 +112,17 @@ class AuditIndex:
                 if len(entries) < _CHUNK:
                     return added
 
+    def latest_index(self, subject: str, type_prefix: str) -> int | None:
+        """The newest ledger index about ``subject`` whose type starts with ``type_prefix``."""
+        self.catch_up()
+        with self.db.read() as tx:
+            row = tx.one(
+                "SELECT MAX(idx) FROM audit_index"
+                " WHERE subject = ? AND entry_type LIKE ? ESCAPE '\\'",
+                (subject, type_prefix.replace("_", r"\_") + "%"),
+            )
+        return None if row is None or row[0] is None else int(row[0])
+
     def query(self, q: TrailQuery) -> list[TrailEntry]:
         self.catch_up()
         where = ["idx > ?"]

@@ -141,8 +141,9 @@ def receipt(
     consent = services.custos.registry.current(cid)
     if consent is None or not consent.is_active(services.clock()):
         raise ConsentNotFound("there is no active consent to give a receipt for")
-    last = services.audit.query(TrailQuery(subject=cid, after=-1, limit=100_000))
-    index = max((e.index for e in last if e.type.startswith("consent_")), default=0)
+    # The entry that made the consent what it is now: the receipt points auditors at it.
+    index = services.audit.latest_index(cid, "consent_") or 0
+
     return build_receipt(
         services.custos.catalogue,
         consent,

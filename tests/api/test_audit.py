@@ -106,3 +106,18 @@ def test_health_and_metrics(world: World) -> None:
     text = world.http.get("/metrics").text
     assert 'custos_decisions_total{outcome="allow"} 1.0' in text
     assert "custos_ledger_entries" in text and "custos_http_request_seconds" in text
+
+
+def test_latest_consent_entry_is_found_by_prefix(world: World) -> None:
+    """The receipt points at the newest consent_* entry of the client, not at a later decision."""
+    r = world.http.post(
+        "/v1/me/consent/revoke",
+        json={"purposes": ["marketing"]},
+        headers=world.auth(world.alice_token),
+    )
+    changed = r.json()["ledger_index"]
+    _decide(world, 2)
+    assert world.services.audit.latest_index(world.alice, "consent_") == changed
+    receipt = world.http.get("/v1/me/receipt", headers=world.auth(world.alice_token)).json()
+    assert receipt["ledgerIndex"] == changed
+    assert world.services.audit.latest_index(world.bob, "consent_") is None
