@@ -19,7 +19,7 @@ Vocabulary used throughout:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from typing import Final, Protocol
 
 __all__ = [
@@ -138,19 +138,20 @@ def _check_frontier(frontier: tuple[bytes, ...], size: int) -> None:
 
 
 def frontier_extend(
-    stack: list[bytes], size: int, leaves: Iterable[bytes], keep: Callable[[int], bool]
+    stack: list[bytes], size: int, leaves: Iterable[bytes], keep: Container[int]
 ) -> list[tuple[NodeId, bytes]]:
     """Append leaf hashes to a frontier held in a list, in place (the batch append path).
 
     ``stack`` is the frontier of a tree of ``size`` leaves. Returns the perfect subtrees
-    the appends completed at the levels ``keep`` accepts (level 0 is the leaf itself).
+    the appends completed at the levels in ``keep`` (level 0 is the leaf itself).
     No per-leaf argument checks: callers pass hashes they computed themselves.
     """
     sha256 = hashlib.sha256
     prefix = _NODE_PREFIX
     completed: list[tuple[NodeId, bytes]] = []
+    keep_leaves = 0 in keep
     for leaf in leaves:
-        if keep(0):
+        if keep_leaves:
             completed.append(((0, size), leaf))
         h = leaf
         level = 0
@@ -159,7 +160,7 @@ def frontier_extend(
         while (size >> level) & 1:
             h = sha256(prefix + stack.pop() + h).digest()
             level += 1
-            if keep(level):
+            if level in keep:
                 completed.append(((level, size >> level), h))
         stack.append(h)
         size += 1
@@ -180,12 +181,11 @@ def frontier_append(
     _check_frontier(frontier, size)
     _check_hash("leaf hash", leaf)
     stack = list(frontier)
-    completed = frontier_extend(stack, size, (leaf,), _every_level)
+    completed = frontier_extend(stack, size, (leaf,), _EVERY_LEVEL)
     return tuple(stack), completed
 
 
-def _every_level(_level: int) -> bool:
-    return True
+_EVERY_LEVEL = range(64)
 
 
 def frontier_root(frontier: Sequence[bytes]) -> bytes:

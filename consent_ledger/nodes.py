@@ -14,7 +14,7 @@ from consent_ledger.db import Tx
 from consent_ledger.errors import LedgerCorrupt
 from consent_ledger.merkle import NodeId, leaf_hash, node_hash
 
-__all__ = ["STRIDE", "SqlNodeReader", "is_stored", "node_key"]
+__all__ = ["STORED_LEVELS", "STRIDE", "SqlNodeReader", "is_stored", "node_key"]
 
 STRIDE = 4
 _LEVEL_SHIFT = 50  # 2**50 subtrees per level is far beyond any ledger's size
@@ -22,6 +22,10 @@ _LEVEL_SHIFT = 50  # 2**50 subtrees per level is far beyond any ledger's size
 
 def is_stored(level: int) -> bool:
     return level > 0 and level % STRIDE == 0
+
+
+# The same, as a set the append path can test membership in without a call.
+STORED_LEVELS = frozenset(level for level in range(64) if is_stored(level))
 
 
 def node_key(level: int, index: int) -> int:
