@@ -9,6 +9,8 @@ modules, never the service.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -49,19 +51,27 @@ def _die(message: str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _open(db: str | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
+@contextmanager
+def _opening_errors() -> Iterator[None]:
+    """Opening a database: not Custos' or a bad URL is usage (2), a domain refusal is 1."""
     from consent_ledger.errors import CustosError, NotACustosDatabase
-    from consent_ledger.runtime import open_custos
-    from consent_ledger.settings import ledger_settings
 
     try:
-        return open_custos(ledger_settings(database_url=db, data_dir=data_dir))
+        yield
     except NotACustosDatabase as exc:
         _die(exc.message, EXIT_USAGE)
     except CustosError as exc:
         _die(exc.message, EXIT_FAILED)
     except ValueError as exc:
         _die(str(exc), EXIT_USAGE)
+
+
+def _open(db: str | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
+    from consent_ledger.runtime import open_custos
+    from consent_ledger.settings import ledger_settings
+
+    with _opening_errors():
+        return open_custos(ledger_settings(database_url=db, data_dir=data_dir))
 
 
 @ledger_app.command("verify")
@@ -275,19 +285,12 @@ app.add_typer(keys_app, name="keys")
 def _services(db: str | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
     from api.settings import api_settings
     from api.state import build_services
-    from consent_ledger.errors import CustosError, NotACustosDatabase
     from consent_ledger.settings import ledger_settings
 
-    try:
+    with _opening_errors():
         return build_services(
             api_settings(ledger=ledger_settings(database_url=db, data_dir=data_dir))
         )
-    except NotACustosDatabase as exc:
-        _die(exc.message, EXIT_USAGE)
-    except CustosError as exc:
-        _die(exc.message, EXIT_FAILED)
-    except ValueError as exc:
-        _die(str(exc), EXIT_USAGE)
 
 
 @apps_app.command("create")
