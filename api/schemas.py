@@ -113,7 +113,8 @@ class ConsentGrant(_In):
 class ConsentChange(_In):
     level: int | None = Field(default=None, ge=1, le=4)
     purposes: list[str] | None = Field(default=None, max_length=16)
-    expires_at: datetime | None = None
+    expires_at: datetime | None = Field(default=None, description="A new end date")
+    no_expiry: bool = Field(default=False, description="Make the consent last until withdrawn")
 
 
 class ConsentRevoke(_In):

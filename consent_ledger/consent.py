@@ -2,8 +2,8 @@
 
 A client holds at most one consent at a time: a level (which includes the levels below it),
 a set of named purposes and an optional expiry. Grant, upgrade, downgrade, change of
-purposes, revoke and expire are the only ways to change it; each returns the new state
-and the ledger event that records it. Nothing here does I/O.
+purposes, renewal of its term, revoke and expire are the only ways to change it; each
+returns the new state and the ledger event that records it. Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ __all__ = [
     "change_level",
     "expire",
     "grant",
+    "renew",
     "revoke",
     "set_purposes",
 ]
@@ -34,6 +35,7 @@ class ConsentEvent(StrEnum):
     UPGRADED = "consent_upgraded"
     DOWNGRADED = "consent_downgraded"
     PURPOSES_CHANGED = "consent_purposes_changed"
+    RENEWED = "consent_renewed"
     REVOKED = "consent_revoked"
     EXPIRED = "consent_expired"
 
@@ -152,6 +154,17 @@ def change_level(
     event = ConsentEvent.UPGRADED if level > active.level else ConsentEvent.DOWNGRADED
     new = Consent(active.client_id, level, active.purposes, now, expiry)
     return Transition(event, active, new)
+
+
+def renew(current: Consent | None, now: datetime, expires_at: datetime | None) -> Transition:
+    """A new term for the consent in force (``None``: until withdrawn); level and purposes
+    stay, and the grant time becomes now, since the client has just agreed again."""
+    expiry = _check_expiry(expires_at, now)
+    active = _active(current, now)
+    if expiry == active.expires_at:
+        raise ConsentConflict("the consent already ends then", field="expires_at")
+    new = Consent(active.client_id, active.level, active.purposes, now, expiry)
+    return Transition(ConsentEvent.RENEWED, active, new)
 
 
 def set_purposes(

@@ -229,6 +229,9 @@ class ConsentRegistry:
             lambda cur, now: sm.change_level(self.catalogue, cur, level, now, expires_at),
         )
 
+    def renew(self, client_id: str, expires_at: datetime | None) -> Recorded:
+        return self._apply(client_id, lambda cur, now: sm.renew(cur, now, expires_at))
+
     def set_purposes(self, client_id: str, purposes: Iterable[str]) -> Recorded:
         wanted = list(purposes)
         return self._apply(

@@ -102,6 +102,7 @@ class Plan:
     duration: str = "keep"
     level_changed: bool = False
     purposes_changed: bool = False
+    renewing: bool = False
     headline: str = ""
     gained: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
@@ -131,6 +132,8 @@ class Plan:
             index = registry.change_level(client_id, self.level, self._expires_at(now)).index
         if self.purposes_changed:
             index = registry.set_purposes(client_id, self.purposes).index
+        if self.renewing:
+            index = registry.renew(client_id, self._expires_at(now)).index
         return index
 
 
@@ -193,17 +196,20 @@ def make_plan(services: Services, client_id: str, form: ConsentForm, lang: str) 
             plan.lost = categories(level, current.level)
         else:
             plan.headline = t("change_same_level", name=level_label(level))
-            if duration != "keep":
-                plan.notes.append(t("expiry_needs_level"))
-                plan.duration = "keep"
+            # A new term on its own is a renewal: same level and purposes, a new end date.
+            plan.renewing = duration != "keep" and plan._expires_at(now) != current.expires_at
         plan.uses_on = names(wanted - current.purposes)
         plan.uses_off = names(current.purposes - wanted)
-        if not plan.level_changed and not plan.purposes_changed:
+        if not (plan.level_changed or plan.purposes_changed or plan.renewing):
             plan.problems.append("nothing_to_change")
             return plan
 
     expires = plan._expires_at(now)
-    if plan.kind == "change" and plan.duration == "keep":
+    if (
+        (plan.kind == "change"
+        and plan.duration == "keep")
+        or (plan.kind == "change" and not plan.level_changed and not plan.renewing)
+    ):
         plan.expiry = t("expiry_kept")
     elif expires is None:
         plan.expiry = t("expiry_never")

@@ -73,19 +73,25 @@ def grant(body: ConsentGrant, me: ClientCaller, services: ServicesDep) -> Ledger
 
 @router.patch("/consent", response_model=LedgerRef, responses=_ERRORS)  # type: ignore[arg-type]
 def change(body: ConsentChange, me: ClientCaller, services: ServicesDep) -> LedgerRef:
-    """Upgrade or downgrade the level, or switch purposes on and off."""
+    """Upgrade or downgrade the level, switch purposes on and off, or set a new end date
+    (``no_expiry`` for none); each is its own ledger entry."""
     registry, cid = services.custos.registry, _client_id(me)
-    if body.level is None and body.purposes is None:
-        raise InvalidRequest("give a new level, new purposes, or both", field="level")
+    new_term = body.expires_at is not None or body.no_expiry
+    if body.level is None and body.purposes is None and not new_term:
+        raise InvalidRequest("give a new level, purposes or end date", field="level")
+    if body.expires_at is not None and body.no_expiry:
+        raise InvalidRequest("give an end date or no_expiry, not both", field="expires_at")
     recorded = None
-    if body.level is not None:
-        current = registry.current(cid)
-        if current is None or current.level != body.level or body.expires_at is not None:
-            recorded = registry.change_level(cid, body.level, body.expires_at)
+    current = registry.current(cid)
+    if body.level is not None and (current is None or current.level != body.level):
+        recorded = registry.change_level(cid, body.level, body.expires_at)
+        new_term = False
     if body.purposes is not None:
         current = registry.current(cid)
         if current is None or set(body.purposes) != set(current.purposes):
             recorded = registry.set_purposes(cid, body.purposes)
+    if new_term:
+        recorded = registry.renew(cid, body.expires_at)
     if recorded is None:
         raise InvalidRequest("nothing to change: the consent already says this", field="level")
     return _ref(recorded)

@@ -153,3 +153,17 @@ def test_broken_policy_file_is_refused_and_the_last_good_one_keeps_running(
     assert holder.reload_if_changed() is True
     assert holder.current.version == good_version  # same content, same version
     assert world.ledger_size() == before  # an already-recorded version is not re-recorded
+
+
+def test_patch_with_only_an_end_date_renews(world: World) -> None:
+    """PATCH /v1/me/consent with expires_at alone renews; no_expiry removes the end date."""
+    h = world.auth(world.alice_token)
+    ends = (world.clock.now + timedelta(days=90)).isoformat()
+    r = world.http.patch("/v1/me/consent", json={"expires_at": ends}, headers=h)
+    assert r.status_code == 200, r.text
+    assert world.http.get("/v1/me/consent", headers=h).json()["expires_at"] is not None
+    r = world.http.patch("/v1/me/consent", json={"no_expiry": True}, headers=h)
+    assert r.status_code == 200
+    assert world.http.get("/v1/me/consent", headers=h).json()["expires_at"] is None
+    r = world.http.patch("/v1/me/consent", json={"no_expiry": True, "expires_at": ends}, headers=h)
+    assert r.status_code == 400

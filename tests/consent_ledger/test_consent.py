@@ -121,3 +121,18 @@ def test_a_level_includes_the_levels_below(level: int, asked: int, purpose: str)
     """Level L covers exactly the levels up to L, for the purposes granted."""
     c = sm.Consent("c_1", level, frozenset({purpose}), NOW, None)
     assert c.covers(asked, purpose, NOW) == (asked <= level)
+
+
+def test_renew_sets_a_new_term_and_keeps_the_rest() -> None:
+    """Renewal keeps level and purposes, restarts the grant time, and refuses a no-op."""
+    c = sm.Consent("c_1", 3, frozenset({"kyc"}), NOW - timedelta(days=30), NOW + timedelta(days=1))
+    t = sm.renew(c, NOW, NOW + timedelta(days=365))
+    assert t.event is ConsentEvent.RENEWED
+    assert t.after == sm.Consent("c_1", 3, frozenset({"kyc"}), NOW, NOW + timedelta(days=365))
+    assert sm.renew(c, NOW, None).after is not None
+    with pytest.raises(ConsentConflict):
+        sm.renew(c, NOW, c.expires_at)
+    with pytest.raises(InvalidRequest):
+        sm.renew(c, NOW, NOW - timedelta(seconds=1))
+    with pytest.raises(ConsentNotFound):
+        sm.renew(None, NOW, None)

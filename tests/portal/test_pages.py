@@ -13,6 +13,7 @@ from api.audit import TrailQuery
 from api.portal.consent_forms import add_months
 from api.portal.i18n import MESSAGES, format_time, negotiate
 from api.receipts import verify_receipt
+from consent_ledger.encoding import decode_entry
 from tests.portal.conftest import PortalWorld, csrf_from
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "api" / "portal" / "templates"
@@ -260,3 +261,28 @@ def test_times_are_written_for_people() -> None:
     """Times read naturally in both languages and say they are UTC."""
     assert format_time("2026-06-01T09:05:00.000000Z", "en") == "1 Jun 2026, 09:05 UTC"
     assert format_time("2026-06-01T09:05:00.000000Z", "zh") == "2026年6月1日 09:05 UTC"
+
+
+def test_a_new_end_date_alone_renews_the_consent(world: PortalWorld) -> None:
+    """Same level and uses with a new duration is a renewal: the review says when it ends,
+    confirming records consent_renewed and the consent now ends then."""
+    csrf = world.sign_in()
+    review = world.http.get(
+        "/portal/consent/review?level=2&purpose=kyc&purpose=suitability"
+        "&purpose=investment_advice&purpose=marketing&duration=6m"
+    ).text
+    assert 'id="confirm"' in review and "Nothing to change" not in review
+    world.http.post(
+        "/portal/consent",
+        data={
+            "csrf_token": csrf,
+            "level": "2",
+            "duration": "6m",
+            "purpose": ["kyc", "suitability", "investment_advice", "marketing"],
+        },
+    )
+    consent = world.services.custos.registry.current(world.alice)
+    assert consent is not None and consent.level == 2
+    assert consent.expires_at == add_months(world.clock(), 6)
+    last = list(world.services.custos.ledger.entries())[-1]
+    assert decode_entry(last.leaf).type == "consent_renewed"
