@@ -205,11 +205,8 @@ def make_plan(services: Services, client_id: str, form: ConsentForm, lang: str) 
             return plan
 
     expires = plan._expires_at(now)
-    if (
-        (plan.kind == "change"
-        and plan.duration == "keep")
-        or (plan.kind == "change" and not plan.level_changed and not plan.renewing)
-    ):
+    term_unchanged = plan.duration == "keep" or not (plan.level_changed or plan.renewing)
+    if plan.kind == "change" and term_unchanged:
         plan.expiry = t("expiry_kept")
     elif expires is None:
         plan.expiry = t("expiry_never")
