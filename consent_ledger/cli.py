@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -293,6 +293,19 @@ def _services(db: str | None, data_dir: Path | None):  # type: ignore[no-untyped
         )
 
 
+def _issue(db: str | None, data_dir: Path | None, create: Any) -> Any:
+    """Run one account-creating call on the services; a domain refusal exits 1."""
+    from consent_ledger.errors import CustosError
+
+    services = _services(db, data_dir)
+    try:
+        return create(services)
+    except CustosError as exc:
+        _die(exc.message, EXIT_FAILED)
+    finally:
+        services.close()
+
+
 @apps_app.command("create")
 def apps_create(
     department: Annotated[str, typer.Option(help="The one department the key acts for.")],
@@ -301,15 +314,7 @@ def apps_create(
     data_dir: DataDirOption = None,
 ) -> None:
     """Create an app account; its key is printed once and stored only hashed."""
-    from consent_ledger.errors import CustosError
-
-    services = _services(db, data_dir)
-    try:
-        issued = services.accounts.create_app(department, name, services.clock())
-    except CustosError as exc:
-        _die(exc.message, EXIT_FAILED)
-    finally:
-        services.close()
+    issued = _issue(db, data_dir, lambda s: s.accounts.create_app(department, name, s.clock()))
     typer.echo(f"app {issued.account_id} ({department}): {issued.key}")
 
 
@@ -320,15 +325,7 @@ def auditors_create(
     data_dir: DataDirOption = None,
 ) -> None:
     """Create an auditor account (read-only trail and proofs); the key is printed once."""
-    from consent_ledger.errors import CustosError
-
-    services = _services(db, data_dir)
-    try:
-        issued = services.accounts.create_auditor(name, services.clock())
-    except CustosError as exc:
-        _die(exc.message, EXIT_FAILED)
-    finally:
-        services.close()
+    issued = _issue(db, data_dir, lambda s: s.accounts.create_auditor(name, s.clock()))
     typer.echo(f"auditor {issued.account_id}: {issued.key}")
 
 

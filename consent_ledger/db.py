@@ -79,11 +79,6 @@ class Tx:
             return f"{column} = ANY(?)", [list(values)]
         return f"{column} IN ({','.join('?' * len(values))})", list(values)
 
-    @property
-    def for_update(self) -> str:
-        """Row-lock suffix; SQLite's BEGIN IMMEDIATE already holds the only write lock."""
-        return "" if self.dialect == "sqlite" else " FOR UPDATE"
-
 
 @dataclass
 class Database:

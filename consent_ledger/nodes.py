@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from consent_ledger.db import Tx
 from consent_ledger.errors import LedgerCorrupt
-from consent_ledger.merkle import NodeId, leaf_hash, node_hash
+from consent_ledger.merkle import NodeId, leaf_hash, root_from_leaf_hashes
 
 __all__ = ["STORED_LEVELS", "STRIDE", "SqlNodeReader", "is_stored", "node_key"]
 
@@ -42,12 +42,6 @@ def _children(node: NodeId) -> list[NodeId]:
     return [(base, index * width + i) for i in range(width)]
 
 
-def _fold(hashes: list[bytes]) -> bytes:
-    while len(hashes) > 1:
-        hashes = [node_hash(hashes[i], hashes[i + 1]) for i in range(0, len(hashes), 2)]
-    return hashes[0]
-
-
 class SqlNodeReader:
     """Serves proof generation from one open transaction."""
 
@@ -61,7 +55,8 @@ class SqlNodeReader:
         result: dict[NodeId, bytes] = {}
         for node, children in plan.items():
             try:
-                result[node] = _fold([found[c] for c in children])
+                # A perfect subtree's children fold exactly as a tree of their own.
+                result[node] = root_from_leaf_hashes([found[c] for c in children])
             except KeyError as exc:
                 raise LedgerCorrupt(f"Merkle node {exc.args[0]} is missing from storage") from exc
         return result

@@ -147,8 +147,7 @@ class ConsentRegistry:
 
     def current(self, client_id: str) -> Consent | None:
         with self.db.read() as tx:
-            self.require_client(tx, client_id)
-            return self.load_consent(tx, client_id)
+            return self.consent_of_client(tx, client_id)
 
     def load_consent(self, tx: Tx, client_id: str) -> Consent | None:
         row = tx.one(
@@ -187,8 +186,7 @@ class ConsentRegistry:
         """Run one state-machine step; a lapsed consent is first recorded as expired."""
         now = self._now()
         with self.db.write() as tx:
-            self.require_client(tx, client_id)
-            current = self.load_consent(tx, client_id)
+            current = self.consent_of_client(tx, client_id)
             entries: list[NewEntry] = []
             lapsed = sm.expire(current, now)
             if lapsed is not None:

@@ -27,12 +27,10 @@ from sqlalchemy.engine import make_url
 
 from consent_ledger.encoding import GENESIS_PREV_HASH, EncodingError, entry_link
 from consent_ledger.merkle import (
-    EMPTY_ROOT,
     NodeId,
     ProofError,
     consistency_proof,
-    node_hash,
-    perfect_subtrees,
+    root_at,
     verify_consistency,
 )
 from consent_ledger.note import Checkpoint, NoteError, NoteVerifier, open_checkpoint
@@ -258,13 +256,7 @@ class _Tree:
         return {(lv, i): self.node(lv, i) for lv, i in ids}
 
     def root(self, size: int) -> bytes:
-        if size == 0:
-            return EMPTY_ROOT
-        hashes = [self.node(lv, i) for lv, i in perfect_subtrees(0, size)]
-        acc = hashes[-1]
-        for h in reversed(hashes[:-1]):
-            acc = node_hash(h, acc)
-        return acc
+        return root_at(size, self)
 
 
 def _log_size(conn: Any) -> int:
