@@ -4,8 +4,8 @@ entry. Nothing is ever dropped: a decision is returned only once its entry is co
 
 from __future__ import annotations
 
-import asyncio
-import uuid
+import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -94,6 +94,16 @@ def _opa_entry(
     }
 
 
+def _decision_id() -> str:
+    """32 hex digits: the time in milliseconds, then 80 random bits (the layout of UUIDv7).
+
+    Time first, so new ids land at the end of the decisions table's primary-key index
+    instead of on a random page of it: with random ids every decision dirtied its own
+    index page, which doubled what each commit wrote.
+    """
+    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
+
+
 class DecisionLog:
     def __init__(
         self,
@@ -119,8 +129,7 @@ class DecisionLog:
         self, app: Principal, asks: Sequence[DecisionAsk], trace_id: str | None = None
     ) -> list[RecordedDecision]:
         """As ``decide``, awaiting the group commit without holding a thread."""
-        future = self.writer.submit(self._job(app, asks, trace_id))
-        return self._finish(await asyncio.wrap_future(future))
+        return self._finish(await self.writer.run_async(self._job(app, asks, trace_id)))
 
     @staticmethod
     def _finish(
@@ -156,7 +165,7 @@ class DecisionLog:
                     Context(now, ask.access, ask.stage, ask.proof_presented),  # type: ignore[arg-type]
                 )
                 d = decide(compiled, consents[ask.client_id], request)
-                decision_id = uuid.uuid4().hex
+                decision_id = _decision_id()
                 made.append((decision_id, d))
                 entries.append(
                     NewEntry(

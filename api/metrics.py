@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -33,6 +34,27 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        # Label lookups hash and lock on every call; a request reuses the children it made.
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._decision_children: dict[str, Any] = {}
         self.ledger_size = Gauge(
             "custos_ledger_entries", "Entries in the ledger.", registry=self.registry
         )
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(route, method, str(status)),
+                self.latency.labels(route),
+            )
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def count_decision(self, outcome: str) -> None:
+        child = self._decision_children.get(outcome)
+        if child is None:
+            child = self._decision_children[outcome] = self.decisions.labels(outcome)
+        child.inc()

@@ -6,11 +6,11 @@ stream per request on a path where decisions must stay in single-digit milliseco
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
-from typing import Any
 
 import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.metrics import Metrics
 
@@ -18,13 +18,9 @@ __all__ = ["ObserveMiddleware"]
 
 log = structlog.get_logger("api.request")
 
-Scope = dict[str, Any]
-Receive = Any
-Send = Any
-
 
 class ObserveMiddleware:
-    def __init__(self, app: Any, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
 
@@ -32,13 +28,12 @@ class ObserveMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope.get("headers") or [])
-        trace = incoming.get(b"x-trace-id", b"").decode("latin-1")
-        trace_id = trace if 0 < len(trace) <= 64 and trace.isalnum() else uuid.uuid4().hex
+        trace = next((v for k, v in scope["headers"] if k == b"x-trace-id"), b"").decode("latin-1")
+        trace_id = trace if 0 < len(trace) <= 64 and trace.isalnum() else os.urandom(16).hex()
         status = 500
         started = time.perf_counter()
 
-        async def send_with_trace(message: dict[str, Any]) -> None:
+        async def send_with_trace(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
@@ -55,8 +50,7 @@ class ObserveMiddleware:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", "unmatched")
-            self.metrics.requests.labels(template, scope["method"], str(status)).inc()
-            self.metrics.latency.labels(template).observe(elapsed)
+            self.metrics.observe_request(template, scope["method"], status, elapsed)
             log.info(
                 "request",
                 method=scope["method"],

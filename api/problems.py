@@ -18,7 +18,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from consent_ledger.errors import CustosError
 
-__all__ = ["PROBLEM_TYPES", "Problem", "install_problem_handlers", "problem_response"]
+__all__ = [
+    "PROBLEM_TYPES",
+    "Problem",
+    "install_problem_handlers",
+    "problem_for",
+    "problem_response",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -99,13 +105,22 @@ def problem_response(
     )
 
 
-def _custos_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, CustosError)
+def problem_for(exc: Exception, instance: str) -> JSONResponse:
+    """The response for an exception a request ended with: a CustosError by its code,
+    anything else as an internal error whose details stay in the log."""
+    if not isinstance(exc, CustosError):
+        # The caller learns nothing of the internals; the log gets the type, never the values.
+        log.error("unhandled_error", path=instance, error=type(exc).__name__)
+        return problem_response(
+            "internal_error", "the server failed to handle the request", instance=instance
+        )
     code = exc.code if exc.code in PROBLEM_TYPES else "custos_error"
     headers = {"WWW-Authenticate": "Bearer"} if code == "unauthenticated" else None
-    return problem_response(
-        code, exc.message, field=exc.field, instance=request.url.path, headers=headers
-    )
+    return problem_response(code, exc.message, field=exc.field, instance=instance, headers=headers)
+
+
+def _error(request: Request, exc: Exception) -> JSONResponse:
+    return problem_for(exc, request.url.path)
 
 
 def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -142,16 +157,8 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    # The caller learns nothing of the internals; the log gets the type, never the values.
-    log.error("unhandled_error", path=request.url.path, error=type(exc).__name__)
-    return problem_response(
-        "internal_error", "the server failed to handle the request", instance=request.url.path
-    )
-
-
 def install_problem_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(CustosError, _custos_error)
+    app.add_exception_handler(CustosError, _error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(Exception, _error)

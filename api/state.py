@@ -39,8 +39,9 @@ class Services:
     _checkpointer: threading.Thread | None = None
 
     def start_checkpointing(self) -> None:
-        """Every few seconds: pick up an edited policy file, and sign a checkpoint if the log
-        grew, so the unsigned tail an auditor cannot yet hold the server to stays short."""
+        """Every few seconds: pick up an edited policy file, sign a checkpoint if the log
+        grew, so the unsigned tail an auditor cannot yet hold the server to stays short, and
+        checkpoint SQLite's WAL (see ``Database.defer_wal_checkpoints``)."""
 
         def loop() -> None:
             while not self._stop.wait(self.settings.checkpoint_interval_seconds):
@@ -49,6 +50,7 @@ class Services:
                     # the last good policy keeps running.
                     self.policy.reload_if_changed()
                     self.custos.ledger.checkpoint()
+                    self.custos.db.checkpoint_wal()
                 except Exception as exc:  # noqa: BLE001 - keep signing after a transient failure
                     log.error("checkpoint_failed", error=type(exc).__name__)
 
@@ -66,6 +68,8 @@ class Services:
 def build_services(settings: ApiSettings, clock: Callable[[], datetime] = utc_now) -> Services:
     custos = open_custos(settings.ledger, clock=clock)
     try:
+        # The checkpointing thread copies the WAL back, so no request's commit pays for it.
+        custos.db.defer_wal_checkpoints()
         policy = PolicyHolder(settings.policy_path, custos.catalogue, custos.ledger)
         writer = BatchWriter(custos.ledger)
     except BaseException:

@@ -9,6 +9,7 @@ acknowledges every other job at once, so one fsync serves many requests.
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -19,11 +20,12 @@ from typing import Any, Generic, TypeVar
 from consent_ledger.db import Tx
 from consent_ledger.ledger import Appended, Ledger, NewEntry
 
-__all__ = ["BatchWriter", "Job"]
+__all__ = ["BatchWriter", "Done", "Job"]
 
 T = TypeVar("T")
 # A job gets the transaction and the index its first entry will receive.
 Job = Callable[[Tx, int], tuple[T, Sequence[NewEntry]]]
+Done = tuple[T, list[Appended]]
 _MAX_BATCH = 512
 _STOP = object()
 
@@ -31,7 +33,25 @@ _STOP = object()
 @dataclass
 class _Pending(Generic[T]):
     job: Job[T]
-    future: Future[tuple[T, list[Appended]]]
+    # A thread waits on a concurrent Future; a coroutine on an asyncio Future of its loop.
+    future: Future[Done[T]] | asyncio.Future[Done[T]]
+    loop: asyncio.AbstractEventLoop | None = None
+
+    def claim(self) -> bool:
+        """False if the waiter gave up (cancelled) before the job ran."""
+        if isinstance(self.future, Future):
+            return self.future.set_running_or_notify_cancel()
+        return not self.future.cancelled()
+
+
+def _settle(outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for future, result, exc in outcomes:
+        if future.done():  # cancelled meanwhile: nobody is waiting
+            continue
+        if exc is None:
+            future.set_result(result)
+        else:
+            future.set_exception(exc)
 
 
 class BatchWriter:
@@ -41,14 +61,22 @@ class BatchWriter:
         self._thread = threading.Thread(target=self._run, name="custos-ledger-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, job: Job[T]) -> Future[tuple[T, list[Appended]]]:
-        future: Future[tuple[T, list[Appended]]] = Future()
+    def submit(self, job: Job[T]) -> Future[Done[T]]:
+        future: Future[Done[T]] = Future()
         self._queue.put(_Pending(job, future))
         return future
 
-    def run(self, job: Job[T]) -> tuple[T, list[Appended]]:
+    def run(self, job: Job[T]) -> Done[T]:
         """Submit and wait: returns once the job's entries are committed."""
         return self.submit(job).result()
+
+    async def run_async(self, job: Job[T]) -> Done[T]:
+        """As ``run``, for a coroutine: it waits without holding a thread, and one wake-up
+        of its event loop settles every job of that loop in the batch."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Done[T]] = loop.create_future()
+        self._queue.put(_Pending(job, future, loop))
+        return await future
 
     def close(self) -> None:
         self._queue.put(_STOP)
@@ -69,9 +97,12 @@ class BatchWriter:
                     self._queue.put(_STOP)
                     break
                 batch.append(item)
-            self._commit(batch)
+            self._deliver(self._commit(batch))
 
-    def _commit(self, batch: list[_Pending[Any]]) -> None:
+    def _commit(
+        self, batch: list[_Pending[Any]]
+    ) -> list[tuple[_Pending[Any], Any, BaseException | None]]:
+        outcomes: list[tuple[_Pending[Any], Any, BaseException | None]] = []
         done: list[tuple[_Pending[Any], Any, int, int]] = []
         entries: list[NewEntry] = []
         try:
@@ -79,7 +110,7 @@ class BatchWriter:
                 # The lock first, so every job reads state no other writer can change.
                 size = self.ledger.locked_tail(tx).size
                 for pending in batch:
-                    if not pending.future.set_running_or_notify_cancel():
+                    if not pending.claim():
                         continue
                     # A savepoint per job: a job that fails halfway leaves no half-written rows.
                     tx.execute("SAVEPOINT job")
@@ -88,17 +119,37 @@ class BatchWriter:
                     except Exception as exc:  # noqa: BLE001 - the job's own error, handed back to it
                         tx.execute("ROLLBACK TO SAVEPOINT job")
                         tx.execute("RELEASE SAVEPOINT job")
-                        pending.future.set_exception(exc)
+                        outcomes.append((pending, None, exc))
                         continue
                     tx.execute("RELEASE SAVEPOINT job")
                     done.append((pending, result, len(entries), len(entries) + len(new)))
                     entries.extend(new)
                 appended = self.ledger.append(tx, entries) if entries else []
+        except Exception as exc:  # noqa: BLE001 - the batch failed: every job in it learns why
+            return [*outcomes, *((pending, None, exc) for pending, *_ in done)]
         except BaseException as exc:
-            for pending, *_ in done:
+            self._deliver([*outcomes, *((pending, None, exc) for pending, *_ in done)])
+            raise
+        return [
+            *outcomes,
+            *(
+                (pending, (result, appended[start:end]), None)
+                for pending, result, start, end in done
+            ),
+        ]
+
+    @staticmethod
+    def _deliver(outcomes: list[tuple[_Pending[Any], Any, BaseException | None]]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
+        for pending, result, exc in outcomes:
+            if pending.loop is not None:
+                by_loop.setdefault(pending.loop, []).append((pending.future, result, exc))
+            elif exc is None:
+                pending.future.set_result(result)
+            else:
                 pending.future.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
-            return
-        for pending, result, start, end in done:
-            pending.future.set_result((result, appended[start:end]))
+        for loop, settled in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, settled)
+            except RuntimeError:  # the loop has closed: its waiters are gone
+                continue

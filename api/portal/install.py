@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.asgi import BodyTooLarge, read_body, replay
 from api.portal.routes import router
 from api.portal.sessions import SessionStore, SignInLimiter, tokens_match
 from api.portal.web import (
@@ -56,42 +57,6 @@ def _is_portal(path: str) -> bool:
     return path == "/" or path == "/portal" or path.startswith("/portal/")
 
 
-class _FormTooLarge(Exception):
-    pass
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > _MAX_FORM_BYTES:
-            raise _FormTooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A receive channel that hands the already-read body to the app, then the real one's
-    later messages (a client disconnect, say)."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
-
-
 class PortalMiddleware:
     def __init__(self, app: ASGIApp, portal: Portal) -> None:
         self.app = app
@@ -125,10 +90,10 @@ class PortalMiddleware:
         """Portal POSTs: the form's csrf_token (or the header) must match the session's, or,
         for the sign-in form, the pre-session cookie's."""
         try:
-            body = await _read_body(receive)
-        except _FormTooLarge:
+            body = await read_body(receive, _MAX_FORM_BYTES)
+        except BodyTooLarge:
             return Response("form too large", status_code=413), receive
-        replayed = _replay(body, receive)
+        replayed = replay(body, receive)
         fields = parse_qs(body.decode("latin-1"), max_num_fields=64)
         given = request.headers.get("x-csrf-token") or next(
             iter(fields.get("csrf_token", [])), None

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from fastapi import APIRouter, Header
 
 from api.decisions import DecisionAsk, RecordedDecision
 from api.deps import AppCaller, ServicesDep
+from api.principals import Principal
 from api.problems import Problem
 from api.schemas import (
     BatchDecisionRequest,
@@ -13,6 +17,10 @@ from api.schemas import (
     DecisionRequest,
     DecisionResponse,
 )
+from api.state import Services
+
+# The ``X-Trace-Id`` header an app may send to tie its own logs to the decision entries.
+TRACE_ID_PATTERN = r"^[A-Za-z0-9-]{1,64}$"
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
 
@@ -22,26 +30,39 @@ _ERRORS = {
 }
 
 
-def _ask(r: DecisionRequest) -> DecisionAsk:
+def ask_of(r: DecisionRequest) -> DecisionAsk:
     return DecisionAsk(
         r.client_id, r.purpose, tuple(r.categories), r.access, r.stage, r.proof_presented
     )
 
 
-def _view(r: RecordedDecision) -> DecisionResponse:
+def _view(r: RecordedDecision) -> dict[str, Any]:
+    """A ``DecisionResponse`` as a plain dict: the routes validate it against their response
+    model; the fast lane serializes it as is (schema-checked by the API fuzz tests)."""
     d = r.decision
-    return DecisionResponse(
-        decision_id=r.decision_id,
-        outcome=d.outcome.value,
-        reason_code=d.reason_code.value,
-        reason=d.reason,
-        rule_id=d.rule_id,
-        obligations=[str(o) for o in d.obligations],
-        policy_version=d.policy_version,
-        categories=list(d.categories),
-        ledger_index=r.ledger_index,
-        timestamp=r.timestamp,
-    )
+    return {
+        "decision_id": r.decision_id,
+        "outcome": d.outcome.value,
+        "reason_code": d.reason_code.value,
+        "reason": d.reason,
+        "rule_id": d.rule_id,
+        "obligations": [str(o) for o in d.obligations],
+        "policy_version": d.policy_version,
+        "categories": list(d.categories),
+        "ledger_index": r.ledger_index,
+        "timestamp": r.timestamp,
+    }
+
+
+async def record_decisions(
+    services: Services, app: Principal, asks: Sequence[DecisionAsk], trace_id: str | None
+) -> list[dict[str, Any]]:
+    """Decide, wait until every decision is on the ledger, count them, and shape the answer.
+    Both the routes below and the fast lane (api/fast_lane.py) answer through this."""
+    recorded = await services.decisions.decide_async(app, asks, trace_id)
+    for r in recorded:
+        services.metrics.count_decision(r.decision.outcome.value)
+    return [_view(r) for r in recorded]
 
 
 @router.post("/decisions", response_model=DecisionResponse, responses=_ERRORS)  # type: ignore[arg-type]
@@ -49,12 +70,11 @@ async def decide_one(
     body: DecisionRequest,
     app: AppCaller,
     services: ServicesDep,
-    x_trace_id: str | None = Header(default=None, pattern=r"^[A-Za-z0-9-]{1,64}$"),
-) -> DecisionResponse:
+    x_trace_id: str | None = Header(default=None, pattern=TRACE_ID_PATTERN),
+) -> Any:
     """Decide one request and put the decision on the ledger before answering."""
-    (recorded,) = await services.decisions.decide_async(app, [_ask(body)], x_trace_id)
-    services.metrics.decisions.labels(recorded.decision.outcome.value).inc()
-    return _view(recorded)
+    (answer,) = await record_decisions(services, app, [ask_of(body)], x_trace_id)
+    return answer
 
 
 @router.post("/decisions:batch", response_model=BatchDecisionResponse, responses=_ERRORS)  # type: ignore[arg-type]
@@ -62,10 +82,8 @@ async def decide_batch(
     body: BatchDecisionRequest,
     app: AppCaller,
     services: ServicesDep,
-    x_trace_id: str | None = Header(default=None, pattern=r"^[A-Za-z0-9-]{1,64}$"),
-) -> BatchDecisionResponse:
+    x_trace_id: str | None = Header(default=None, pattern=TRACE_ID_PATTERN),
+) -> Any:
     """Decide many requests at once; one invalid item refuses the batch and writes nothing."""
-    recorded = await services.decisions.decide_async(app, [_ask(i) for i in body.items], x_trace_id)
-    for r in recorded:
-        services.metrics.decisions.labels(r.decision.outcome.value).inc()
-    return BatchDecisionResponse(decisions=[_view(r) for r in recorded])
+    answers = await record_decisions(services, app, [ask_of(i) for i in body.items], x_trace_id)
+    return {"decisions": answers}
