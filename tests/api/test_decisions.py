@@ -167,3 +167,14 @@ def test_patch_with_only_an_end_date_renews(world: World) -> None:
     assert world.http.get("/v1/me/consent", headers=h).json()["expires_at"] is None
     r = world.http.patch("/v1/me/consent", json={"no_expiry": True, "expires_at": ends}, headers=h)
     assert r.status_code == 400
+
+
+def test_decision_ids_are_time_ordered_and_unguessable() -> None:
+    from api.decisions import _decision_id
+
+    ids = [_decision_id() for _ in range(1000)]
+    assert all(len(i) == 32 and all(c in "0123456789abcdef" for c in i) for i in ids)
+    assert len(set(ids)) == len(ids)
+    # The first 12 digits are milliseconds, so ids of later decisions sort after earlier ones.
+    assert [i[:12] for i in ids] == sorted(i[:12] for i in ids)
+    assert len({i[12:] for i in ids}) == len(ids)
