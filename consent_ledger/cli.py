@@ -372,7 +372,10 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
     workers: Annotated[
-        int, typer.Option(min=1, max=64, help="Server processes (each group-commits its own).")
+        int,
+        typer.Option(
+            min=1, max=64, help="Server processes, each listening on its own SO_REUSEPORT socket."
+        ),
     ] = 1,
 ) -> None:
     """Run the API (and portal) with uvicorn."""
@@ -381,6 +384,7 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.server import PortInUse, serve_workers
 
     services = _services(db, data_dir)  # opens and migrates once, and fails early on bad input
     if workers == 1:
@@ -398,15 +402,11 @@ def serve(
         os.environ["CUSTOS_DATABASE_URL"] = db
     if data_dir is not None:
         os.environ["CUSTOS_DATA_DIR"] = str(data_dir)
-    uvicorn.run(
-        "api.app:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=None,
-        access_log=False,
-    )
+    try:
+        code = serve_workers(workers, host, port)
+    except PortInUse as exc:
+        _die(str(exc), EXIT_FAILED)
+    raise typer.Exit(code)
 
 
 @demo_app.command("serve")

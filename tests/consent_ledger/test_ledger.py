@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from consent_ledger.db import Tx
 from consent_ledger.encoding import GENESIS_PREV_HASH, decode_entry
 from consent_ledger.errors import InvalidRequest
-from consent_ledger.ledger import NewEntry
+from consent_ledger.ledger import Ledger, NewEntry, Tail
 from consent_ledger.merkle import (
     leaf_hash,
     root_from_leaf_hashes,
@@ -19,6 +20,7 @@ from consent_ledger.merkle import (
 )
 from consent_ledger.note import Checkpoint, NoteVerifier, open_checkpoint
 from consent_ledger.runtime import Custos, open_custos
+from consent_ledger.seed import SimulatedClock
 from consent_ledger.settings import ledger_settings
 
 
@@ -166,3 +168,48 @@ def test_concurrent_processes_never_fork_or_skip(
     stored = list(custos.ledger.entries())
     assert [s.index for s in stored] == list(range(120))
     assert custos.ledger.tail().root == root_from_leaf_hashes([s.leaf_hash for s in stored])
+
+
+def test_a_writer_catches_up_with_entries_another_appended(
+    custos: Custos,
+    database_url: str,
+    data_dir: Path,
+    clock: SimulatedClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two installations on one database take turns appending (as two server processes do):
+    each catches its cached frontier up with the other's entries, and every tail equals one
+    rebuilt from the stored nodes."""
+    caught_up: list[int] = []
+    catch_up = Ledger._catch_up
+
+    def counted(tx: Tx, cached: Tail, size: int, last: bytes) -> tuple[bytes, ...] | None:
+        frontier = catch_up(tx, cached, size, last)
+        if frontier is not None:
+            caught_up.append(size - cached.size)
+        return frontier
+
+    monkeypatch.setattr(Ledger, "_catch_up", staticmethod(counted))
+    other = open_custos(ledger_settings(database_url=database_url, data_dir=data_dir), clock=clock)
+    try:
+        for turn, batch in enumerate([1, 3, 1, 17, 2, 600, 5, 1, 31]):
+            writer = (custos, other)[turn % 2]
+            writer.ledger.record(
+                *(NewEntry("turn", None, {"t": turn, "i": i}) for i in range(batch))
+            )
+            tail = writer.ledger.tail()
+            fresh = open_custos(
+                ledger_settings(database_url=database_url, data_dir=data_dir), clock=clock
+            )
+            try:
+                assert fresh.ledger.tail() == tail
+                assert tail.root == root_from_leaf_hashes(
+                    [e.leaf_hash for e in custos.ledger.entries()]
+                )
+            finally:
+                fresh.close()
+    finally:
+        other.close()
+    # Each turn catches up with the other's last batch, except the other's first turn (its
+    # cache was empty) and after the batch of 600 (above the limit): those rebuild.
+    assert caught_up == [3, 1, 17, 2, 5, 1]
