@@ -166,7 +166,7 @@ def main() -> None:
         workdir = Path(tmp)
         db, key, clients = _prepare(workdir)
         port = 18000 + os.getpid() % 1000
-        env = {**os.environ, "CUSTOS_API_CHECKPOINT_INTERVAL_SECONDS": "1"}
+        env = dict(os.environ)
         server = subprocess.Popen(
             [
                 CUSTOS,
