@@ -125,10 +125,14 @@ class BatchWriter:
                     done.append((pending, result, len(entries), len(entries) + len(new)))
                     entries.extend(new)
                 appended = self.ledger.append(tx, entries) if entries else []
-        except Exception as exc:  # noqa: BLE001 - the batch failed: every job in it learns why
-            return [*outcomes, *((pending, None, exc) for pending, *_ in done)]
         except BaseException as exc:
-            self._deliver([*outcomes, *((pending, None, exc) for pending, *_ in done)])
+            # The batch failed as a whole (the lock, the append, the commit): every job in it
+            # that has no outcome of its own learns why, including any it never reached.
+            failed = {id(pending) for pending, _, _ in outcomes}
+            outcomes.extend((p, None, exc) for p in batch if id(p) not in failed)
+            if isinstance(exc, Exception):
+                return outcomes
+            self._deliver(outcomes)
             raise
         return [
             *outcomes,
@@ -144,6 +148,8 @@ class BatchWriter:
         for pending, result, exc in outcomes:
             if pending.loop is not None:
                 by_loop.setdefault(pending.loop, []).append((pending.future, result, exc))
+            elif pending.future.cancelled():
+                continue
             elif exc is None:
                 pending.future.set_result(result)
             else:

@@ -114,3 +114,28 @@ def test_deferred_wal_checkpoints_keep_the_wal_bounded(custos: Custos, database_
     assert (busy, frames, copied) == (0, frames, frames)
     assert frames < 20
     assert wal.stat().st_size > 0
+
+
+def test_when_a_whole_batch_fails_every_waiter_learns_why(
+    custos: Custos, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = BatchWriter(custos.ledger)
+    size = custos.ledger.size()
+
+    def broken(tx: Tx) -> Any:
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(custos.ledger, "locked_tail", broken)
+
+    async def many() -> list[Done[str] | BaseException]:
+        jobs = [writer.run_async(_ok(f"b{i}")) for i in range(10)]
+        return await asyncio.gather(*jobs, return_exceptions=True)
+
+    try:
+        outcomes = _in_thread(many())  # would hang if a job the batch never reached were lost
+        with pytest.raises(RuntimeError, match="disk is full"):
+            writer.run(_ok("threaded"))
+    finally:
+        writer.close()
+    assert [str(o) for o in outcomes] == ["the disk is full"] * 10
+    assert custos.ledger.size() == size
