@@ -26,9 +26,9 @@ from api.asgi import read_body, replay
 from api.errors import Unauthenticated
 from api.principals import Role
 from api.problems import problem_for
-from api.routes.decisions import TRACE_ID_PATTERN, ask_of, record_decisions
+from api.routes.decisions import ask_of, record_decisions
 from api.routes.decisions import router as decisions_router
-from api.schemas import BatchDecisionRequest, DecisionRequest
+from api.schemas import TRACE_ID_PATTERN, BatchDecisionRequest, DecisionRequest
 from api.state import Services
 
 __all__ = ["MAX_BODY_BYTES", "DecisionLane"]

@@ -7,16 +7,19 @@ stream per request on a path where decisions must stay in single-digit milliseco
 from __future__ import annotations
 
 import os
+import re
 import time
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.metrics import Metrics
+from api.schemas import TRACE_ID_PATTERN
 
 __all__ = ["ObserveMiddleware"]
 
 log = structlog.get_logger("api.request")
+_TRACE_ID = re.compile(TRACE_ID_PATTERN)
 
 
 class ObserveMiddleware:
@@ -29,7 +32,7 @@ class ObserveMiddleware:
             await self.app(scope, receive, send)
             return
         trace = next((v for k, v in scope["headers"] if k == b"x-trace-id"), b"").decode("latin-1")
-        trace_id = trace if 0 < len(trace) <= 64 and trace.isalnum() else os.urandom(16).hex()
+        trace_id = trace if _TRACE_ID.match(trace) else os.urandom(16).hex()
         status = 500
         started = time.perf_counter()
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "MAX_INDEX",
+    "TRACE_ID_PATTERN",
     "AppCreated",
     "BatchDecisionRequest",
     "BatchDecisionResponse",
@@ -30,6 +31,8 @@ __all__ = [
 # integers would overflow the databases' 64-bit columns.
 MAX_INDEX = 2**53 - 1
 _NAME = r"^[a-z][a-z0-9_.]{0,63}$"
+# The ``X-Trace-Id`` header a caller may send to tie its own logs to ours and to the ledger.
+TRACE_ID_PATTERN = r"^[A-Za-z0-9-]{1,64}$"
 _CLIENT = r"^c_[0-9a-f]{16}$"
 
 

@@ -12,15 +12,13 @@ from api.deps import AppCaller, ServicesDep
 from api.principals import Principal
 from api.problems import Problem
 from api.schemas import (
+    TRACE_ID_PATTERN,
     BatchDecisionRequest,
     BatchDecisionResponse,
     DecisionRequest,
     DecisionResponse,
 )
 from api.state import Services
-
-# The ``X-Trace-Id`` header an app may send to tie its own logs to the decision entries.
-TRACE_ID_PATTERN = r"^[A-Za-z0-9-]{1,64}$"
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
 

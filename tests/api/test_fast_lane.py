@@ -154,7 +154,10 @@ def test_both_lanes_refuse_alike(world: World) -> None:
 
 def test_a_trace_id_reaches_the_ledger_entry_through_the_lane(world: World) -> None:
     headers = world.auth(world.advisory) | {"X-Trace-Id": "app-trace-42"}
-    answer = world.http.post("/v1/decisions", json=_ask(world), headers=headers).json()
+    response = world.http.post("/v1/decisions", json=_ask(world), headers=headers)
+    # The response echoes the caller's trace id: the one on the ledger entry.
+    assert response.headers["x-trace-id"] == "app-trace-42"
+    answer = response.json()
     (entry,) = world.services.custos.ledger.entries(
         answer["ledger_index"], answer["ledger_index"] + 1
     )
