@@ -39,9 +39,11 @@ class Services:
     _checkpointer: threading.Thread | None = None
 
     def start_checkpointing(self) -> None:
-        """Every few seconds: pick up an edited policy file, sign a checkpoint if the log
-        grew, so the unsigned tail an auditor cannot yet hold the server to stays short, and
-        checkpoint SQLite's WAL (see ``Database.defer_wal_checkpoints``)."""
+        """Every few seconds: pick up an edited policy file; and, in one server process per
+        database, sign a checkpoint if the log grew (so the unsigned tail an auditor cannot
+        yet hold the server to stays short) and checkpoint SQLite's WAL (see
+        ``Database.defer_wal_checkpoints``). One process is enough for both; others would
+        only repeat the signing and the syncs."""
 
         def loop() -> None:
             while not self._stop.wait(self.settings.checkpoint_interval_seconds):
@@ -49,8 +51,9 @@ class Services:
                     # An edited policy file takes effect here; a broken one is refused and
                     # the last good policy keeps running.
                     self.policy.reload_if_changed()
-                    self.custos.ledger.checkpoint()
-                    self.custos.db.checkpoint_wal()
+                    if self.custos.db.claim_duty("checkpointer"):
+                        self.custos.ledger.checkpoint()
+                        self.custos.db.checkpoint_wal()
                 except Exception as exc:  # noqa: BLE001 - keep signing after a transient failure
                     log.error("checkpoint_failed", error=type(exc).__name__)
 

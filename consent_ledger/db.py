@@ -90,6 +90,7 @@ class Database:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _lock_fds: list[int] = field(default_factory=list)
     _wal_deferred: bool = False
+    _duties: dict[str, int] = field(default_factory=dict)
 
     def _connection(self) -> Any:
         conn: Any = getattr(self._local, "conn", None)
@@ -181,6 +182,28 @@ class Database:
             for conn in self._opened:
                 _defer_checkpoints(conn)
 
+    def claim_duty(self, name: str) -> bool:
+        """True if this process holds (or now takes) the one-per-database duty ``name``.
+
+        SQLite: a non-blocking flock on ``<db>-<name>.lock``, held until ``close`` or the
+        process ends, so when the holder dies another process takes over at its next try.
+        PostgreSQL: always True; the duties that use this are cheap to repeat there.
+        """
+        if self.dialect != "sqlite":
+            return True
+        with self._lock:
+            if name in self._duties:
+                return True
+            path = make_url(self.url).database
+            fd = os.open(f"{path}-{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            self._duties[name] = fd
+            return True
+
     def checkpoint_wal(self) -> None:
         """Copy committed WAL pages into the database file, almost without blocking writers.
 
@@ -225,9 +248,10 @@ class Database:
                 except Exception:  # noqa: S112, BLE001 - closing on shutdown is best effort
                     continue
             self._opened.clear()
-            for fd in self._lock_fds:
+            for fd in [*self._lock_fds, *self._duties.values()]:
                 os.close(fd)
             self._lock_fds.clear()
+            self._duties.clear()
         self._local = threading.local()
         self.engine.dispose()
 

@@ -139,3 +139,19 @@ def test_when_a_whole_batch_fails_every_waiter_learns_why(
         writer.close()
     assert [str(o) for o in outcomes] == ["the disk is full"] * 10
     assert custos.ledger.size() == size
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_one_process_holds_a_duty_until_it_closes(custos: Custos, database_url: str) -> None:
+    from consent_ledger.db import open_database
+
+    other = open_database(database_url)
+    try:
+        assert custos.db.claim_duty("checkpointer")
+        assert custos.db.claim_duty("checkpointer")  # held: asking again is a yes
+        assert not other.claim_duty("checkpointer")
+        assert other.claim_duty("something-else")
+        custos.db.close()
+        assert other.claim_duty("checkpointer")  # the holder went away: taken over
+    finally:
+        other.close()
