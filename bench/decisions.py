@@ -1,6 +1,6 @@
 """The decisions benchmark in one command: in-process (our engine against cedarpy and a bare
 lookup floor), then over HTTP (a real ``custos serve`` on loopback under wrk, or an httpx
-load loop where wrk is missing).
+load loop where wrk is missing) with one server process and with one per core.
 
     .venv/bin/python bench/decisions.py [--quick]
 
@@ -11,6 +11,7 @@ bench/decisions_http.py for what they measure and how.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,8 @@ def main() -> int:
     args = parser.parse_args()
     inprocess = ["--n", "5000", "--cedar-calls", "1000"] if args.quick else []
     http = ["--seconds", "5" if args.quick else "20"]
+    # One server process, and as many as there are cores (the writer lock is shared).
+    workers = sorted({1, os.cpu_count() or 1})
     if shutil.which("wrk") is None:
         print(
             "note: wrk is not installed (Debian: apt-get install wrk); the HTTP part falls "
@@ -32,8 +35,10 @@ def main() -> int:
             flush=True,
         )
     status = 0
-    for script, extra in (("decisions_inprocess.py", inprocess), ("decisions_http.py", http)):
-        print(f"== {script}", flush=True)
+    runs = [("decisions_inprocess.py", inprocess)]
+    runs += [("decisions_http.py", [*http, "--workers", str(w)]) for w in workers]
+    for script, extra in runs:
+        print(f"== {script} {' '.join(extra)}", flush=True)
         status |= subprocess.run(
             [sys.executable, str(HERE / script), *extra], check=False
         ).returncode
