@@ -80,11 +80,14 @@ def serve_workers(workers: int, host: str, port: int) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         for process in processes:
+            if signalled:
+                break
             process.start()
-        while not signalled and all(p.is_alive() for p in processes):
-            wait([p.sentinel for p in processes])
+        started = [p for p in processes if p.pid is not None]
+        while not signalled and all(p.is_alive() for p in started):
+            wait([p.sentinel for p in started])
         stop_all()  # a worker exited on its own: the others follow
-        for process in processes:
+        for process in started:
             process.join(_STOP_SECONDS)
             if process.is_alive():
                 process.kill()
