@@ -216,10 +216,14 @@ class Ledger:
 
     # -- writing ------------------------------------------------------------------------
 
-    def append(self, tx: Tx, entries: Sequence[NewEntry]) -> list[Appended]:
+    def append(
+        self, tx: Tx, entries: Sequence[NewEntry], tail: Tail | None = None
+    ) -> list[Appended]:
         """Append inside the caller's write transaction, so the entries commit (or not)
-        together with whatever state change they record."""
-        tail = self._tail(tx, lock=True)
+        together with whatever state change they record. ``tail`` is what ``locked_tail``
+        returned earlier in this same transaction, if the caller already read it."""
+        if tail is None:
+            tail = self._tail(tx, lock=True)
         size, prev = tail.size, tail.last_hash
         # Timestamps never run backwards along the log, whatever the clocks of the writers
         # do, so a time range is always one contiguous run of indices.

@@ -108,7 +108,8 @@ class BatchWriter:
         try:
             with self.ledger.db.write() as tx:
                 # The lock first, so every job reads state no other writer can change.
-                size = self.ledger.locked_tail(tx).size
+                tail = self.ledger.locked_tail(tx)
+                size = tail.size
                 for pending in batch:
                     if not pending.claim():
                         continue
@@ -124,7 +125,7 @@ class BatchWriter:
                     tx.execute("RELEASE SAVEPOINT job")
                     done.append((pending, result, len(entries), len(entries) + len(new)))
                     entries.extend(new)
-                appended = self.ledger.append(tx, entries) if entries else []
+                appended = self.ledger.append(tx, entries, tail) if entries else []
         except BaseException as exc:
             # The batch failed as a whole (the lock, the append, the commit): every job in it
             # that has no outcome of its own learns why, including any it never reached.
