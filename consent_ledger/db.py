@@ -153,8 +153,7 @@ class Database:
     def _lock_fd(self) -> int:
         fd: int | None = getattr(self._local, "lock_fd", None)
         if fd is None or self._local.lock_pid != os.getpid():
-            path = make_url(self.url).database
-            fd = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            fd = self._open_lock_file("writer")
             self._local.lock_fd, self._local.lock_pid = fd, os.getpid()
             with self._lock:
                 self._lock_fds.append(fd)
@@ -182,6 +181,10 @@ class Database:
             for conn in self._opened:
                 _defer_checkpoints(conn)
 
+    def _open_lock_file(self, name: str) -> int:
+        """``<db>-<name>.lock`` beside a SQLite file: something to flock, never written."""
+        return os.open(f"{make_url(self.url).database}-{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+
     def claim_duty(self, name: str) -> bool:
         """True if this process holds (or now takes) the one-per-database duty ``name``.
 
@@ -194,8 +197,7 @@ class Database:
         with self._lock:
             if name in self._duties:
                 return True
-            path = make_url(self.url).database
-            fd = os.open(f"{path}-{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            fd = self._open_lock_file(name)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
