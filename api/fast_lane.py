@@ -57,12 +57,9 @@ def _json_type(content_type: bytes | None) -> bool:
     )
 
 
-def _declared_length(headers: dict[bytes, bytes]) -> int | None:
+def _length_declared_within_limit(headers: dict[bytes, bytes]) -> bool:
     raw = headers.get(b"content-length")
-    if raw is None or not raw.isdigit():
-        return None
-    length = int(raw)
-    return length if length <= MAX_BODY_BYTES else None
+    return raw is not None and raw.isdigit() and int(raw) <= MAX_BODY_BYTES
 
 
 def _bearer(authorization: bytes | None) -> str | None:
@@ -94,7 +91,7 @@ class DecisionLane:
             token is None
             or (trace_id is not None and not _TRACE_ID.match(trace_id))
             or not _json_type(headers.get(b"content-type"))
-            or _declared_length(headers) is None
+            or not _length_declared_within_limit(headers)
         ):
             await self.app(scope, receive, send)
             return
