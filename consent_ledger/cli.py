@@ -293,13 +293,13 @@ def _services(db: str | None, data_dir: Path | None):  # type: ignore[no-untyped
         )
 
 
-def _issue(db: str | None, data_dir: Path | None, create: Any) -> Any:
-    """Run one account-creating call on the services; a domain refusal exits 1."""
+def _with_services(db: str | None, data_dir: Path | None, call: Any) -> Any:
+    """Run one call on freshly opened services and close them; a domain refusal exits 1."""
     from consent_ledger.errors import CustosError
 
     services = _services(db, data_dir)
     try:
-        return create(services)
+        return call(services)
     except CustosError as exc:
         _die(exc.message, EXIT_FAILED)
     finally:
@@ -314,7 +314,9 @@ def apps_create(
     data_dir: DataDirOption = None,
 ) -> None:
     """Create an app account; its key is printed once and stored only hashed."""
-    issued = _issue(db, data_dir, lambda s: s.accounts.create_app(department, name, s.clock()))
+    issued = _with_services(
+        db, data_dir, lambda s: s.accounts.create_app(department, name, s.clock())
+    )
     typer.echo(f"app {issued.account_id} ({department}): {issued.key}")
 
 
@@ -325,7 +327,7 @@ def auditors_create(
     data_dir: DataDirOption = None,
 ) -> None:
     """Create an auditor account (read-only trail and proofs); the key is printed once."""
-    issued = _issue(db, data_dir, lambda s: s.accounts.create_auditor(name, s.clock()))
+    issued = _with_services(db, data_dir, lambda s: s.accounts.create_auditor(name, s.clock()))
     typer.echo(f"auditor {issued.account_id}: {issued.key}")
 
 
@@ -341,28 +343,23 @@ def keys_rotate(
     data_dir: DataDirOption = None,
 ) -> None:
     """Rotate an account's key, or the vault's master key; each rotation is a ledger entry."""
-    from consent_ledger.errors import CustosError
-    from consent_ledger.ledger import NewEntry
-
     if (account is None) == (not master):
         _die("give exactly one of --account or --master", EXIT_USAGE)
-    services = _services(db, data_dir)
-    try:
-        if account is not None:
-            issued = services.accounts.rotate(account, services.clock())
-            services.custos.ledger.record(
-                NewEntry("key_rotated", None, {"kind": "account", "account_id": account})
-            )
-            typer.echo(f"account {account} revoked; new account {issued.account_id}: {issued.key}")
-        else:
-            from consent_ledger.keys import rotate_master_key
 
+    def rotate(services: Any) -> str:
+        from consent_ledger.keys import rotate_master_key
+        from consent_ledger.ledger import NewEntry
+
+        if account is None:
             count = rotate_master_key(services.custos)
-            typer.echo(f"master key rotated; {count} client keys re-wrapped")
-    except CustosError as exc:
-        _die(exc.message, EXIT_FAILED)
-    finally:
-        services.close()
+            return f"master key rotated; {count} client keys re-wrapped"
+        issued = services.accounts.rotate(account, services.clock())
+        services.custos.ledger.record(
+            NewEntry("key_rotated", None, {"kind": "account", "account_id": account})
+        )
+        return f"account {account} revoked; new account {issued.account_id}: {issued.key}"
+
+    typer.echo(_with_services(db, data_dir, rotate))
 
 
 @app.command("serve")
