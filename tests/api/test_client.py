@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
 from custos_client import AsyncCustosClient, CustosClient, CustosProblem
 from tests.api.conftest import World
+from tests.support.asyncio_thread import run_in_own_thread
 from tests.support.server import serve_in_thread
 
 AUM = "user.financial.assets_under_management"
@@ -49,10 +49,7 @@ def test_async_client(world: World, base_url: str) -> None:
             )
             return [d.allowed for d in ds]
 
-    # A thread of its own: the browser tests' Playwright (sync API) may leave an event loop
-    # running on this thread, and asyncio.run refuses to nest.
-    with ThreadPoolExecutor(1) as pool:
-        assert pool.submit(lambda: asyncio.run(run())).result() == [True] * 10
+    assert run_in_own_thread(run()) == [True] * 10
 
 
 def test_unknown_names_raise_problems(world: World, base_url: str) -> None:

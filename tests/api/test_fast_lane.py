@@ -3,9 +3,7 @@ intact, to the FastAPI routes; both lanes give the same answers."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator, MutableMapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -13,6 +11,7 @@ import pytest
 
 from api.fast_lane import DecisionLane
 from tests.api.conftest import World
+from tests.support.asyncio_thread import run_in_own_thread
 
 SAME = (
     "outcome",
@@ -71,9 +70,7 @@ def _call(lane: DecisionLane, path: str, headers: dict[str, str], body: bytes) -
     async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(dict(message))
 
-    # In a thread of its own: the browser tests can leave an event loop on the test thread.
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, lane(scope, receive, send)).result()
+    run_in_own_thread(lane(scope, receive, send))
     return int(sent[0]["status"])
 
 

@@ -4,10 +4,9 @@ changes nothing and fails alone; deferred WAL checkpoints keep the WAL bounded."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -15,8 +14,7 @@ from consent_ledger.db import Tx
 from consent_ledger.ledger import NewEntry
 from consent_ledger.runtime import Custos
 from consent_ledger.writer import BatchWriter, Done, Job
-
-T = TypeVar("T")
+from tests.support.asyncio_thread import run_in_own_thread
 
 
 def _entry(tag: str) -> tuple[str, Sequence[NewEntry]]:
@@ -36,11 +34,6 @@ def _failing(tx: Tx, first: int) -> tuple[str, Sequence[NewEntry]]:
     raise ValueError("this job refuses")
 
 
-def _in_thread(coroutine: Coroutine[Any, Any, T]) -> T:
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
-
-
 def test_coroutines_and_threads_each_get_their_own_outcome(custos: Custos) -> None:
     writer = BatchWriter(custos.ledger)
     try:
@@ -50,7 +43,7 @@ def test_coroutines_and_threads_each_get_their_own_outcome(custos: Custos) -> No
             jobs.insert(7, writer.run_async(_failing))
             return await asyncio.gather(*jobs, return_exceptions=True)
 
-        outcomes = _in_thread(many())
+        outcomes = run_in_own_thread(many())
         threaded = writer.run(_ok("t"))
     finally:
         writer.close()
@@ -81,7 +74,7 @@ def test_a_cancelled_waiter_runs_no_job(custos: Custos) -> None:
             await second
 
     try:
-        _in_thread(cancel_one())
+        run_in_own_thread(cancel_one())
         writer.run(_ok("after"))
     finally:
         writer.close()
@@ -132,7 +125,9 @@ def test_when_a_whole_batch_fails_every_waiter_learns_why(
         return await asyncio.gather(*jobs, return_exceptions=True)
 
     try:
-        outcomes = _in_thread(many())  # would hang if a job the batch never reached were lost
+        outcomes = run_in_own_thread(
+            many()
+        )  # would hang if a job the batch never reached were lost
         with pytest.raises(RuntimeError, match="disk is full"):
             writer.run(_ok("threaded"))
     finally:
