@@ -8,8 +8,9 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-# Re-installs only when the lock file or the project metadata changed, so setup is idempotent.
-$(STAMP): requirements.lock pyproject.toml
+# Re-installs only when the lock file, the project metadata or the C extension changed, so
+# setup is idempotent.
+$(STAMP): requirements.lock pyproject.toml hatch_build.py consent_ledger/_canonical.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .

@@ -133,7 +133,7 @@ class DecisionLog:
 
     @staticmethod
     def _finish(
-        done: tuple[list[tuple[str, Decision]], list[Appended]],
+        done: tuple[list[tuple[str, Decision]], Sequence[Appended]],
     ) -> list[RecordedDecision]:
         made, appended = done
         return [

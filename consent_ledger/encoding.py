@@ -5,20 +5,26 @@ no insignificant white space, strings as UTF-8 with JCS escaping. The leaf hash 
 is SHA-256(0x00 || those bytes), so anyone holding the bytes can rebuild the Merkle tree.
 
 Values are limited to what JCS encodes with no ambiguity: strings, integers within
-±(2**53 - 1), booleans, null, arrays and objects with ASCII keys. Floats are refused, since
-their JCS form depends on ECMAScript number formatting. Within that subset orjson with
-sorted keys produces exactly the JCS bytes (property-tested against the rfc8785 package),
-at a fraction of the cost.
+±(2**53 - 1), booleans, null, arrays and objects with ASCII keys, nested at most
+``MAX_DEPTH`` containers deep. Floats are refused, since their JCS form depends on
+ECMAScript number formatting. Within that subset orjson with sorted keys produces exactly
+the JCS bytes (property-tested against the rfc8785 package), at a fraction of the cost.
+
+The two checks that run once per appended and once per verified entry (is a value inside
+the subset; are these bytes exactly a canonical entry) also exist compiled, in
+``consent_ledger/_canonical.c``; the pure-Python versions here are the reference the
+compiled ones are tested against, and stand in where the extension was not built.
 
 Top-level fields: ``v`` (format version, 1), ``index`` (position in the log), ``prev_hash``
-(hex leaf hash of entry index-1, 64 zeros for entry 0), ``timestamp`` (RFC 3339, UTC,
+(lower-case hex leaf hash of entry index-1, 64 zeros for entry 0), ``timestamp`` (RFC 3339, UTC,
 microseconds, ``Z``), ``type`` (event name), ``subject`` (client pseudonym or null) and
 ``body`` (the event's fields: names, levels, purposes, ids; never a personal value).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -27,8 +33,11 @@ import orjson
 __all__ = [
     "FORMAT_VERSION",
     "GENESIS_PREV_HASH",
+    "MAX_DEPTH",
+    "NATIVE",
     "EncodingError",
     "Entry",
+    "canonical_link",
     "check_value",
     "decode_entry",
     "encode_entry",
@@ -39,6 +48,8 @@ __all__ = [
 FORMAT_VERSION = 1
 GENESIS_PREV_HASH = bytes(32)
 _MAX_SAFE_INT = 2**53 - 1
+MAX_DEPTH = 32  # containers inside the body, the body itself being the first
+_PREV_HASH = re.compile(r"[0-9a-f]{64}")
 _FIELDS = frozenset({"v", "index", "prev_hash", "timestamp", "type", "subject", "body"})
 
 
@@ -71,16 +82,18 @@ def format_timestamp(t: datetime) -> str:
     )
 
 
-def _plain(value: Any) -> bool:
-    """Fast check that a value is inside the JCS-safe subset (no message building).
+def _plain_reference(value: Any, depth: int = 1) -> bool:
+    """Is a value inside the JCS-safe subset? (No message building: see ``_explain``.)
 
-    Plain loops, not generators: this runs on every append and every verified entry.
+    Plain loops, not generators: without the compiled module this runs on every append.
     """
     t = type(value)
     if t is str or value is None or t is bool:
         return True
     if t is int:
         return bool(-_MAX_SAFE_INT <= value <= _MAX_SAFE_INT)
+    if depth > MAX_DEPTH:
+        return False
     if t is dict:
         # One join checks every key at once: all strings (join raises otherwise), all ASCII.
         try:
@@ -97,12 +110,12 @@ def _plain(value: Any) -> bool:
                 if not -_MAX_SAFE_INT <= v <= _MAX_SAFE_INT:
                     return False
                 continue
-            if not _plain(v):
+            if not _plain_reference(v, depth + 1):
                 return False
         return True
     if t is list or t is tuple:
         for v in value:  # noqa: SIM110 - a loop, not all(genexpr): this is the hot path
-            if type(v) is not str and not _plain(v):
+            if type(v) is not str and not _plain_reference(v, depth + 1):
                 return False
         return True
     return False
@@ -112,25 +125,27 @@ def check_value(value: Any, where: str = "body") -> None:
     """Refuse anything outside the JCS-safe subset, naming where it sits."""
     if _plain(value):
         return
-    _explain(value, where)
+    _explain(value, where, 1)
 
 
-def _explain(value: Any, where: str) -> None:
+def _explain(value: Any, where: str, depth: int) -> None:
     if value is None or isinstance(value, bool | str):
         return
     if isinstance(value, int):
         if abs(value) > _MAX_SAFE_INT:
             raise EncodingError(f"{where}: integer {value} is outside ±(2**53-1)")
         return
+    if isinstance(value, list | tuple | dict) and depth > MAX_DEPTH:
+        raise EncodingError(f"{where}: containers nest deeper than {MAX_DEPTH} levels")
     if isinstance(value, list | tuple):
         for i, item in enumerate(value):
-            _explain(item, f"{where}[{i}]")
+            _explain(item, f"{where}[{i}]", depth + 1)
         return
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str) or not key.isascii():
                 raise EncodingError(f"{where}: keys must be ASCII strings, got {key!r}")
-            _explain(item, f"{where}.{key}")
+            _explain(item, f"{where}.{key}", depth + 1)
         return
     raise EncodingError(f"{where}: {type(value).__name__} values cannot be encoded canonically")
 
@@ -187,16 +202,14 @@ def decode_entry(raw: bytes) -> Entry:
         )
     except KeyError as exc:
         raise EncodingError(f"not a ledger entry: no field {exc.args[0]!r}") from exc
-    if version != FORMAT_VERSION:
+    # type() first: in Python, true == 1 == 1.0.
+    if type(version) is not int or version != FORMAT_VERSION:
         raise EncodingError(f"unknown entry format version {version!r}")
-    if type(index) is not int or index < 0:
-        raise EncodingError("index is not a non-negative integer")
-    if type(prev) is not str or len(prev) != 64:
-        raise EncodingError("prev_hash is not 64 hex digits")
-    try:
-        prev_hash = bytes.fromhex(prev)
-    except ValueError as exc:
-        raise EncodingError("prev_hash is not 64 hex digits") from exc
+    if type(index) is not int or not 0 <= index <= _MAX_SAFE_INT:
+        raise EncodingError("index is not a non-negative integer below 2**53")
+    if type(prev) is not str or not _PREV_HASH.fullmatch(prev):
+        raise EncodingError("prev_hash is not 64 lower-case hex digits")
+    prev_hash = bytes.fromhex(prev)
     if type(ts) is not str or type(typ) is not str or type(body) is not dict:
         raise EncodingError("timestamp, type or body has the wrong JSON type")
     if subject is not None and type(subject) is not str:
@@ -208,31 +221,53 @@ def decode_entry(raw: bytes) -> Entry:
     return Entry(index, prev_hash, ts, typ, subject, body)
 
 
-def entry_link(raw: bytes) -> tuple[int, str]:
-    """The index and the hex ``prev_hash`` of canonical entry bytes, checked as strictly as
+def _link_reference(raw: bytes) -> tuple[int, bytes] | None:
+    """``entry_link`` in Python: the index and prev_hash of exactly canonical entry bytes,
+    else None, deciding exactly as ``decode_entry`` does."""
+    try:
+        obj = orjson.loads(raw)
+        version, index, prev, subject = obj["v"], obj["index"], obj["prev_hash"], obj["subject"]
+        if (
+            len(obj) == len(_FIELDS)
+            and type(version) is int
+            and version == FORMAT_VERSION
+            and type(index) is int
+            and 0 <= index <= _MAX_SAFE_INT
+            and type(prev) is str
+            and _PREV_HASH.fullmatch(prev)
+            and type(obj["timestamp"]) is str
+            and type(obj["type"]) is str
+            and (subject is None or type(subject) is str)
+            and type(obj["body"]) is dict
+            and _plain_reference(obj["body"])
+            and _dumps(obj) == raw
+        ):
+            return index, bytes.fromhex(prev)
+    except (orjson.JSONDecodeError, KeyError, TypeError, EncodingError):
+        pass
+    return None
+
+
+try:
+    from consent_ledger import _canonical
+except ImportError:  # built without a C compiler: the reference does the same, slower
+    NATIVE = False
+    _plain: Callable[[Any], bool] = _plain_reference
+    canonical_link: Callable[[bytes], tuple[int, bytes] | None] = _link_reference
+else:
+    NATIVE = True
+    _plain = _canonical.plain
+    canonical_link = _canonical.entry_link
+
+
+def entry_link(raw: bytes) -> tuple[int, bytes]:
+    """The index and ``prev_hash`` of canonical entry bytes, checked exactly as strictly as
     ``decode_entry`` but without building an Entry: this is the verifier's inner loop.
 
     Any failure is re-diagnosed by ``decode_entry``, so the error names the actual problem.
-    (A malformed ``prev_hash`` passes here; the chain comparison then refuses it, since it
-    cannot equal the hex of a real hash.)
     """
-    try:
-        obj = orjson.loads(raw)
-        if (
-            len(obj) == len(_FIELDS)
-            and obj["v"] == FORMAT_VERSION
-            and type(obj["index"]) is int
-            and obj["index"] >= 0
-            and type(obj["prev_hash"]) is str
-            and type(obj["timestamp"]) is str
-            and type(obj["type"]) is str
-            and (obj["subject"] is None or type(obj["subject"]) is str)
-            and type(obj["body"]) is dict
-            and _plain(obj["body"])
-            and _dumps(obj) == raw
-        ):
-            return obj["index"], obj["prev_hash"]
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        pass
+    link = canonical_link(raw)
+    if link is not None:
+        return link
     decode_entry(raw)
     raise EncodingError("not a canonical ledger entry")

@@ -10,11 +10,10 @@ frontier) live in their own modules.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 from consent_ledger.db import Database, Tx
 from consent_ledger.encoding import (
@@ -32,6 +31,7 @@ from consent_ledger.merkle import (
     frontier_root,
     inclusion_proof,
     leaf_hash,
+    leaf_hasher,
     perfect_subtrees,
 )
 from consent_ledger.nodes import STORED_LEVELS, SqlNodeReader, node_key
@@ -41,6 +41,7 @@ __all__ = [
     "Appended",
     "ConsistencyProof",
     "InclusionProof",
+    "Landed",
     "Ledger",
     "NewEntry",
     "StoredEntry",
@@ -69,6 +70,43 @@ class Appended(NamedTuple):
     index: int  # type: ignore[assignment]  # shadows tuple.index, which is never needed
     leaf_hash: bytes
     timestamp: str
+
+
+class Landed(Sequence[Appended]):
+    """Where a batch of entries landed, one ``Appended`` per entry, built only when read.
+
+    A bulk append's caller rarely looks at more than a few of its entries, and building
+    a tuple per entry up front cost as much as hashing it.
+    """
+
+    __slots__ = ("_first", "_leaves", "_timestamp")
+
+    def __init__(self, first: int, leaves: Sequence[bytes], timestamp: str) -> None:
+        self._first = first
+        self._leaves = leaves
+        self._timestamp = timestamp
+
+    def __len__(self) -> int:
+        return len(self._leaves)
+
+    @overload
+    def __getitem__(self, i: int) -> Appended: ...
+    @overload
+    def __getitem__(self, i: slice) -> Landed: ...
+    def __getitem__(self, i: int | slice) -> Appended | Landed:
+        if isinstance(i, slice):
+            start, _stop, step = i.indices(len(self._leaves))
+            if step != 1:
+                raise ValueError("a run of entries is sliced without a step")
+            return Landed(self._first + start, self._leaves[i], self._timestamp)
+        n = len(self._leaves)
+        position = i + n if i < 0 else i
+        if not 0 <= position < n:
+            raise IndexError("entry outside this run")
+        return Appended(self._first + position, self._leaves[position], self._timestamp)
+
+    def __repr__(self) -> str:
+        return f"Landed(first={self._first}, count={len(self)})"
 
 
 @dataclass(frozen=True)
@@ -201,10 +239,10 @@ class Ledger:
         prev = cached.last_hash
         for (raw,) in rows:
             try:
-                _index, prev_hex = entry_link(bytes(raw))
+                _index, linked = entry_link(bytes(raw))
             except EncodingError:
                 return None
-            if prev_hex != prev.hex():
+            if linked != prev:
                 return None  # not a continuation of what we cached: rebuild from the nodes
             prev = leaf_hash(bytes(raw))
             leaves.append(prev)
@@ -216,9 +254,7 @@ class Ledger:
 
     # -- writing ------------------------------------------------------------------------
 
-    def append(
-        self, tx: Tx, entries: Sequence[NewEntry], tail: Tail | None = None
-    ) -> list[Appended]:
+    def append(self, tx: Tx, entries: Sequence[NewEntry], tail: Tail | None = None) -> Landed:
         """Append inside the caller's write transaction, so the entries commit (or not)
         together with whatever state change they record. ``tail`` is what ``locked_tail``
         returned earlier in this same transaction, if the caller already read it."""
@@ -230,7 +266,7 @@ class Ledger:
         timestamp = max(format_timestamp(self.clock()), tail.last_timestamp)
         entry_rows: list[tuple[int, bytes]] = []
         leaves: list[bytes] = []
-        sha256 = hashlib.sha256
+        leaf = leaf_hasher  # leaf_hash(raw), inlined on the hot path
         for e in entries:
             raw = encode_entry(
                 index=size,
@@ -240,7 +276,9 @@ class Ledger:
                 subject=e.subject,
                 body=e.body,
             )
-            prev = sha256(b"\x00" + raw).digest()  # leaf_hash(raw), inlined on the hot path
+            h = leaf()
+            h.update(raw)
+            prev = h.digest()
             entry_rows.append((size, raw))
             leaves.append(prev)
             size += 1
@@ -256,13 +294,12 @@ class Ledger:
         )
         tail_after = Tail(size, prev, timestamp, tuple(stack))
         tx.after_commit(lambda: self._remember(tail_after))
-        first = tail.size
-        return [Appended(first + n, h, timestamp) for n, h in enumerate(leaves)]
+        return Landed(tail.size, leaves, timestamp)
 
     def _remember(self, tail: Tail) -> None:
         self._cached = tail
 
-    def record(self, *entries: NewEntry) -> list[Appended]:
+    def record(self, *entries: NewEntry) -> Landed:
         """Append in a transaction of its own; returns once the entries are durable."""
         with self.db.write() as tx:
             return self.append(tx, entries)

@@ -50,6 +50,10 @@ EMPTY_ROOT: Final[bytes] = hashlib.sha256(b"").digest()
 
 _LEAF_PREFIX: Final = b"\x00"
 _NODE_PREFIX: Final = b"\x01"
+# New hash objects already holding the prefix, for hot loops: copying a primed object is
+# cheaper than starting a fresh one (about 0.15 us of 1 us per hash here).
+leaf_hasher: Final = hashlib.sha256(_LEAF_PREFIX).copy
+node_hasher: Final = hashlib.sha256(_NODE_PREFIX).copy
 
 NodeId = tuple[int, int]
 
@@ -93,6 +97,20 @@ def _split_point(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
+def parent_level(level: Iterable[bytes]) -> list[bytes]:
+    """The parent hashes of consecutive pairs of hashes; an odd last one has none."""
+    node = node_hasher
+    pairs = iter(level)
+    parents: list[bytes] = []
+    append = parents.append
+    for left, right in zip(pairs, pairs, strict=False):
+        h = node()
+        h.update(left)
+        h.update(right)
+        append(h.digest())
+    return parents
+
+
 def root_from_leaf_hashes(hashes: Sequence[bytes]) -> bytes:
     """Root of the RFC 9162 tree over ``hashes`` (already leaf-hashed).
 
@@ -110,12 +128,9 @@ def root_from_leaf_hashes(hashes: Sequence[bytes]) -> bytes:
     if set(map(len, hashes)) != {HASH_SIZE}:
         bad = next(i for i, h in enumerate(hashes) if len(h) != HASH_SIZE)
         raise ProofError(f"leaf hash {bad} is {len(hashes[bad])} bytes, not {HASH_SIZE}")
-    sha256 = hashlib.sha256
-    prefix = _NODE_PREFIX
     level: Sequence[bytes] = hashes
     while n > 1:
-        pairs = iter(level)
-        parents = [sha256(prefix + a + b).digest() for a, b in zip(pairs, pairs, strict=False)]
+        parents = parent_level(level)
         if n & 1:
             parents.append(level[-1])
         level = parents
@@ -146,8 +161,7 @@ def frontier_extend(
     the appends completed at the levels in ``keep`` (level 0 is the leaf itself).
     No per-leaf argument checks: callers pass hashes they computed themselves.
     """
-    sha256 = hashlib.sha256
-    prefix = _NODE_PREFIX
+    node = node_hasher
     completed: list[tuple[NodeId, bytes]] = []
     keep_leaves = 0 in keep
     for leaf in leaves:
@@ -158,7 +172,10 @@ def frontier_extend(
         # Each trailing 1-bit of size is a same-height subtree waiting on its
         # right sibling; the new leaf completes them one after another.
         while (size >> level) & 1:
-            h = sha256(prefix + stack.pop() + h).digest()
+            parent = node()
+            parent.update(stack.pop())
+            parent.update(h)
+            h = parent.digest()
             level += 1
             if level in keep:
                 completed.append(((level, size >> level), h))

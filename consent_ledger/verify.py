@@ -13,7 +13,6 @@ and the chunks are stitched together here: chain links across chunk edges, upper
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 from collections.abc import Mapping, Sequence
@@ -25,11 +24,18 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from consent_ledger.encoding import GENESIS_PREV_HASH, EncodingError, entry_link
+from consent_ledger.encoding import (
+    GENESIS_PREV_HASH,
+    EncodingError,
+    canonical_link,
+    entry_link,
+)
 from consent_ledger.merkle import (
     NodeId,
     ProofError,
     consistency_proof,
+    leaf_hasher,
+    parent_level,
     root_at,
     verify_consistency,
 )
@@ -167,24 +173,37 @@ def _broken_link(index: int) -> Problem:
 class _Chunk:
     start: int
     count: int
-    first_prev: str  # hex, as entries spell it
-    last_hash: str
+    first_prev: bytes
+    last_hash: bytes
     levels: tuple[bytes, ...]  # level k: concatenated hashes of its perfect subtrees
     problem: Problem | None
 
 
-def _levels(leaves: bytes, count: int) -> tuple[bytes, ...]:
-    sha = hashlib.sha256
-    levels = [leaves]
-    below, n = leaves, count
-    while n > 1:
-        pairs = n // 2
-        up = b"".join(
-            sha(b"\x01" + below[i : i + 2 * _H]).digest() for i in range(0, pairs * 2 * _H, 2 * _H)
-        )
-        levels.append(up)
-        below, n = up, pairs
+def _levels(leaves: list[bytes]) -> tuple[bytes, ...]:
+    """Every level of perfect subtrees above ``leaves``, each level's hashes concatenated."""
+    levels = [b"".join(leaves)]
+    below = leaves
+    while len(below) > 1:
+        # An odd last hash has no parent here: it pairs up across the next chunk's edge.
+        below = parent_level(below)
+        levels.append(b"".join(below))
     return tuple(levels)
+
+
+def _entry_problem(idx: int, expected: int, raw: bytes, index: int | None) -> Problem:
+    if idx != expected:
+        return Problem(
+            f"found index {idx} where {expected} belongs: an entry is missing or reordered",
+            expected,
+        )
+    if index is None:
+        try:
+            entry_link(raw)
+        except EncodingError as exc:
+            return Problem(f"bytes are not a canonical entry ({exc})", idx)
+    if index != idx:
+        return Problem(f"its bytes say index {index}", idx)
+    return _broken_link(idx)
 
 
 def _check_chunk(url: str, start: int, end: int) -> _Chunk:
@@ -196,43 +215,32 @@ def _check_chunk(url: str, start: int, end: int) -> _Chunk:
             f"SELECT idx, leaf FROM ledger_entries WHERE idx >= {p} AND idx < {p} ORDER BY idx",  # noqa: S608 - placeholders only
             (start, end),
         )
-        sha = hashlib.sha256
+        leaf = leaf_hasher
         hashes: list[bytes] = []
         append = hashes.append
-        first_prev = prev_hex = ""
+        first_prev = last = b""
         expected = start
         problem: Problem | None = None
         while problem is None and (rows := cur.fetchmany(_FETCH)):
-            for idx, leaf in rows:
-                if idx != expected:
-                    problem = Problem(
-                        f"found index {idx} where {expected} belongs: an entry is missing or "
-                        "reordered",
-                        expected,
-                    )
+            for idx, stored in rows:
+                raw = stored if type(stored) is bytes else bytes(stored)
+                link = canonical_link(raw)
+                if link is None or idx != expected or link[0] != idx:
+                    problem = _entry_problem(idx, expected, raw, None if link is None else link[0])
                     break
-                raw = leaf if type(leaf) is bytes else bytes(leaf)
-                try:
-                    index, prev = entry_link(raw)
-                except EncodingError as exc:
-                    problem = Problem(f"bytes are not a canonical entry ({exc})", idx)
-                    break
-                if index != idx:
-                    problem = Problem(f"its bytes say index {index}", idx)
-                    break
-                if idx == start:
-                    first_prev = prev
-                elif prev != prev_hex:
-                    problem = _broken_link(idx)
-                    break
-                digest = sha(b"\x00" + raw).digest()
-                append(digest)
-                prev_hex = digest.hex()
+                if link[1] != last:
+                    if idx != start:
+                        problem = _broken_link(idx)
+                        break
+                    first_prev = link[1]
+                h = leaf()
+                h.update(raw)
+                last = h.digest()
+                append(last)
                 expected += 1
     finally:
         conn.close()
-    count = len(hashes)
-    return _Chunk(start, count, first_prev, prev_hex, _levels(b"".join(hashes), count), problem)
+    return _Chunk(start, len(hashes), first_prev, last, _levels(hashes), problem)
 
 
 # -- the whole tree -----------------------------------------------------------------------
@@ -245,7 +253,7 @@ class _Tree:
         depth = max((len(c.levels) for c in chunks), default=0)
         levels = [b"".join(c.levels[k] for c in chunks if k < len(c.levels)) for k in range(depth)]
         if levels:
-            top = _levels(levels[-1], len(levels[-1]) // _H)
+            top = _levels([levels[-1][i : i + _H] for i in range(0, len(levels[-1]), _H)])
             levels.extend(top[1:])
         self.levels = levels
 
@@ -276,7 +284,7 @@ def _check_entries(url: str, size: int, workers: int) -> tuple[_Tree, int]:
             chunks = list(pool.map(_check_chunk, [url] * len(ranges), *zip(*ranges, strict=True)))
     else:
         chunks = [_check_chunk(url, s, e) for s, e in ranges]
-    prev = GENESIS_PREV_HASH.hex()
+    prev = GENESIS_PREV_HASH
     for chunk in chunks:
         if chunk.count and chunk.first_prev != prev:
             raise VerificationFailed(_broken_link(chunk.start))

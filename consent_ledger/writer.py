@@ -25,7 +25,7 @@ __all__ = ["BatchWriter", "Done", "Job"]
 T = TypeVar("T")
 # A job gets the transaction and the index its first entry will receive.
 Job = Callable[[Tx, int], tuple[T, Sequence[NewEntry]]]
-Done = tuple[T, list[Appended]]
+Done = tuple[T, Sequence[Appended]]
 _MAX_BATCH = 512
 _STOP = object()
 

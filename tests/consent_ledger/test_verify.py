@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, text
 
+from consent_ledger import encoding, verify
 from consent_ledger.ledger import NewEntry
 from consent_ledger.runtime import Custos, open_custos
 from consent_ledger.seed import SimulatedClock
@@ -57,6 +58,21 @@ def test_intact_ledger_verifies(built: tuple[str, str]) -> None:
     url, key = built
     report = verify_ledger(url, key)
     assert (report.size, report.checkpoints, report.unsigned_tail) == (SIZE, 2, 0)
+
+
+def test_the_pure_python_checks_verify_alike(
+    built: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the C extension was not built, the reference checks do the same job."""
+    monkeypatch.setattr(encoding, "canonical_link", encoding._link_reference)
+    monkeypatch.setattr(verify, "canonical_link", encoding._link_reference)
+    monkeypatch.setattr(encoding, "_plain", encoding._plain_reference)
+    url, key = built
+    assert verify_ledger(url, key).size == SIZE
+    (leaf,) = _sql(url, "SELECT leaf FROM ledger_entries WHERE idx = 5")[0]
+    forged = bytes(leaf).replace(b'"ok"', b'"OK"')
+    _sql(url, "UPDATE ledger_entries SET leaf = :l WHERE idx = 5", {"l": forged})
+    assert "entry 5" in _fails(url, key)
 
 
 @pytest.mark.parametrize("index", [0, 1, SIZE // 2, SIZE - 1])

@@ -1,0 +1,6 @@
+from typing import Any
+
+MAX_DEPTH: int
+
+def plain(value: Any, /) -> bool: ...
+def entry_link(raw: bytes, /) -> tuple[int, bytes] | None: ...
