@@ -162,6 +162,8 @@ class ConsistencyProof:
 
 
 _EMPTY_TAIL = Tail(0, GENESIS_PREV_HASH, "", ())
+_ENTRY_COLUMNS = (("idx", "int8"), ("leaf", "bytea"))
+_NODE_COLUMNS = (("nid", "int8"), ("hash", "bytea"))
 # Beyond this many entries appended elsewhere, rebuilding the frontier from stored nodes is
 # cheaper than hashing the new entries.
 _CATCH_UP_MAX = 512
@@ -287,10 +289,9 @@ class Ledger:
         if len(entry_rows) == 1:
             tx.execute("INSERT INTO ledger_entries (idx, leaf) VALUES (?, ?)", entry_rows[0])
         else:
-            tx.executemany("INSERT INTO ledger_entries (idx, leaf) VALUES (?, ?)", entry_rows)
-        tx.executemany(
-            "INSERT INTO ledger_nodes (nid, hash) VALUES (?, ?)",
-            [(node_key(lv, i), h) for (lv, i), h in stored],
+            tx.insert_many("ledger_entries", _ENTRY_COLUMNS, entry_rows)
+        tx.insert_many(
+            "ledger_nodes", _NODE_COLUMNS, [(node_key(lv, i), h) for (lv, i), h in stored]
         )
         tail_after = Tail(size, prev, timestamp, tuple(stack))
         tx.after_commit(lambda: self._remember(tail_after))

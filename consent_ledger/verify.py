@@ -209,7 +209,8 @@ def _entry_problem(idx: int, expected: int, raw: bytes, index: int | None) -> Pr
 def _check_chunk(url: str, start: int, end: int) -> _Chunk:
     conn = _connect_raw(url)
     try:
-        cur = conn.cursor()
+        # PostgreSQL's binary format sends bytea as it is, not as hex text to decode.
+        cur = conn.cursor() if isinstance(conn, sqlite3.Connection) else conn.cursor(binary=True)
         p = _placeholder(conn)
         cur.execute(
             f"SELECT idx, leaf FROM ledger_entries WHERE idx >= {p} AND idx < {p} ORDER BY idx",  # noqa: S608 - placeholders only
