@@ -333,12 +333,12 @@ object(cursor *c, int depth)
     }
     ptr last = NULL, last_end = NULL;
     for (;;) {
-        ptr key = c->p + 1;
+        ptr at = c->p;
         int ascii = 0;
         if (!string(c, &ascii) || !ascii) {
             return 0;
         }
-        ptr key_end = c->p - 1;
+        ptr key = at + 1, key_end = c->p - 1; /* between the quotes */
         if (last != NULL && !key_after(last, last_end, key, key_end)) {
             return 0;
         }
