@@ -183,6 +183,10 @@ def encode_entry(
 
 def decode_entry(raw: bytes) -> Entry:
     """Parse and check one entry; the bytes must be exactly the canonical encoding."""
+    return _decode(raw, _plain)
+
+
+def _decode(raw: bytes, plain: Callable[[Any], bool]) -> Entry:
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -214,38 +218,20 @@ def decode_entry(raw: bytes) -> Entry:
         raise EncodingError("timestamp, type or body has the wrong JSON type")
     if subject is not None and type(subject) is not str:
         raise EncodingError("subject is neither a string nor null")
-    if not _plain(body):
-        check_value(body)
+    if not plain(body):
+        _explain(body, "body", 1)
     if _dumps(obj) != raw:
         raise EncodingError("bytes are not in canonical form")
     return Entry(index, prev_hash, ts, typ, subject, body)
 
 
 def _link_reference(raw: bytes) -> tuple[int, bytes] | None:
-    """``entry_link`` in Python: the index and prev_hash of exactly canonical entry bytes,
-    else None, deciding exactly as ``decode_entry`` does."""
+    """``canonical_link`` in Python: ``decode_entry`` with the Python subset check."""
     try:
-        obj = orjson.loads(raw)
-        version, index, prev, subject = obj["v"], obj["index"], obj["prev_hash"], obj["subject"]
-        if (
-            len(obj) == len(_FIELDS)
-            and type(version) is int
-            and version == FORMAT_VERSION
-            and type(index) is int
-            and 0 <= index <= _MAX_SAFE_INT
-            and type(prev) is str
-            and _PREV_HASH.fullmatch(prev)
-            and type(obj["timestamp"]) is str
-            and type(obj["type"]) is str
-            and (subject is None or type(subject) is str)
-            and type(obj["body"]) is dict
-            and _plain_reference(obj["body"])
-            and _dumps(obj) == raw
-        ):
-            return index, bytes.fromhex(prev)
-    except (orjson.JSONDecodeError, KeyError, TypeError, EncodingError):
-        pass
-    return None
+        entry = _decode(raw, _plain_reference)
+    except EncodingError:
+        return None
+    return entry.index, entry.prev_hash
 
 
 try:
