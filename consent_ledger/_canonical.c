@@ -3,9 +3,11 @@
  * plain(value): is a Python value inside the JCS-safe subset that entries may carry?
  * entry_link(raw): are these bytes exactly a canonical entry, and if so its index and
  * prev_hash?
+ * linked_run(raws, hashes, first_index, prev): entry_link and the chain comparison over a
+ * run of entries, for the verifier.
  *
- * Both must give exactly the answers of the pure-Python reference in encoding.py
- * (_plain_reference, _link_reference); tests/consent_ledger/test_canonical.py checks that
+ * All must give exactly the answers of the pure-Python reference in encoding.py
+ * (_plain_reference, _link_reference, _linked_run_reference); tests/consent_ledger/test_canonical.py checks that
  * with generated and mutated inputs. They exist because these checks run once per appended
  * and once per verified entry, and the interpreted versions cost more than the SHA-256
  * hashing around them.
@@ -402,6 +404,31 @@ value(cursor *c, int depth)
     }
 }
 
+/* Exactly a canonical entry? Then 1, with its index and prev_hash. */
+static int
+parse_entry(ptr start, ptr end, long long *index, unsigned char prev[32])
+{
+    cursor c = {start, end};
+    if (!TAKE(&c, "{\"body\":") || !object(&c, 1) || !TAKE(&c, ",\"index\":") ||
+        (c.p < c.end && *c.p == '-') || !integer(&c, index) || !TAKE(&c, ",\"prev_hash\":\"")) {
+        return 0;
+    }
+    if (c.end - c.p < 65 || c.p[64] != '"') {
+        return 0;
+    }
+    for (int i = 0; i < 32; i++) {
+        unsigned char hi = c.p[2 * i], lo = c.p[2 * i + 1];
+        if (!is_lower_hex(hi) || !is_lower_hex(lo)) {
+            return 0;
+        }
+        prev[i] = (unsigned char)(hex_value(hi) * 16 + hex_value(lo));
+    }
+    c.p += 65;
+    return TAKE(&c, ",\"subject\":") && (TAKE(&c, "null") || string(&c, NULL)) &&
+           TAKE(&c, ",\"timestamp\":") && string(&c, NULL) && TAKE(&c, ",\"type\":") &&
+           string(&c, NULL) && TAKE(&c, ",\"v\":1}") && c.p == c.end;
+}
+
 static PyObject *
 py_entry_link(PyObject *module, PyObject *arg)
 {
@@ -410,30 +437,61 @@ py_entry_link(PyObject *module, PyObject *arg)
         PyErr_SetString(PyExc_TypeError, "entry_link() takes bytes");
         return NULL;
     }
-    cursor c = {(ptr)PyBytes_AS_STRING(arg), (ptr)PyBytes_AS_STRING(arg) + PyBytes_GET_SIZE(arg)};
     long long index = 0;
     unsigned char prev[32];
-    if (!TAKE(&c, "{\"body\":") || !object(&c, 1) || !TAKE(&c, ",\"index\":") ||
-        (c.p < c.end && *c.p == '-') || !integer(&c, &index) || !TAKE(&c, ",\"prev_hash\":\"")) {
-        Py_RETURN_NONE;
-    }
-    if (c.end - c.p < 65 || c.p[64] != '"') {
-        Py_RETURN_NONE;
-    }
-    for (int i = 0; i < 32; i++) {
-        unsigned char hi = c.p[2 * i], lo = c.p[2 * i + 1];
-        if (!is_lower_hex(hi) || !is_lower_hex(lo)) {
-            Py_RETURN_NONE;
-        }
-        prev[i] = (unsigned char)(hex_value(hi) * 16 + hex_value(lo));
-    }
-    c.p += 65;
-    if (!TAKE(&c, ",\"subject\":") || !(TAKE(&c, "null") || string(&c, NULL)) ||
-        !TAKE(&c, ",\"timestamp\":") || !string(&c, NULL) || !TAKE(&c, ",\"type\":") ||
-        !string(&c, NULL) || !TAKE(&c, ",\"v\":1}") || c.p != c.end) {
+    ptr start = (ptr)PyBytes_AS_STRING(arg);
+    if (!parse_entry(start, start + PyBytes_GET_SIZE(arg), &index, prev)) {
         Py_RETURN_NONE;
     }
     return Py_BuildValue("(Ly#)", index, (const char *)prev, (Py_ssize_t)32);
+}
+
+/* linked_run(raws, hashes, first_index, prev): how many leading entries of ``raws`` are
+ * canonical entries numbered first_index, first_index + 1, ..., the first recording
+ * ``prev`` as its prev_hash and each later one ``hashes[i - 1]``. The verifier's inner loop,
+ * run over a whole fetch of rows without building a Python object per entry. */
+static PyObject *
+py_linked_run(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 4 || !PyList_CheckExact(args[0]) || !PyList_CheckExact(args[1]) ||
+        !PyLong_CheckExact(args[2]) || !PyBytes_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "linked_run() takes (list of bytes, list of bytes, int, bytes)");
+        return NULL;
+    }
+    PyObject *raws = args[0], *hashes = args[1];
+    long long first = PyLong_AsLongLong(args[2]);
+    if (first == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(raws);
+    if (PyList_GET_SIZE(hashes) < n - 1) {
+        PyErr_SetString(PyExc_ValueError, "linked_run() needs a hash for every entry but the last");
+        return NULL;
+    }
+    PyObject *expected = args[3];
+    Py_ssize_t i;
+    for (i = 0; i < n; i++) {
+        PyObject *raw = PyList_GET_ITEM(raws, i);
+        long long index = 0;
+        unsigned char prev[32];
+        if (!PyBytes_Check(raw) ||
+            !parse_entry((ptr)PyBytes_AS_STRING(raw),
+                         (ptr)PyBytes_AS_STRING(raw) + PyBytes_GET_SIZE(raw), &index, prev) ||
+            index != first + i || PyBytes_GET_SIZE(expected) != 32 ||
+            memcmp(prev, PyBytes_AS_STRING(expected), 32) != 0) {
+            break;
+        }
+        if (i + 1 < n) {
+            expected = PyList_GET_ITEM(hashes, i);
+            if (!PyBytes_Check(expected)) {
+                PyErr_SetString(PyExc_TypeError, "linked_run() hashes must be bytes");
+                return NULL;
+            }
+        }
+    }
+    return PyLong_FromSsize_t(i);
 }
 
 static PyMethodDef methods[] = {
@@ -442,6 +500,9 @@ static PyMethodDef methods[] = {
     {"entry_link", py_entry_link, METH_O,
      "entry_link(raw) -> (index, prev_hash) | None: the link of exactly canonical entry "
      "bytes, or None for any other bytes."},
+    {"linked_run", (PyCFunction)(void (*)(void))py_linked_run, METH_FASTCALL,
+     "linked_run(raws, hashes, first_index, prev) -> int: how many leading entries are "
+     "canonical, numbered from first_index and chained to prev, then to hashes[i - 1]."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -43,6 +43,7 @@ __all__ = [
     "encode_entry",
     "entry_link",
     "format_timestamp",
+    "linked_run",
 ]
 
 FORMAT_VERSION = 1
@@ -234,16 +235,31 @@ def _link_reference(raw: bytes) -> tuple[int, bytes] | None:
     return entry.index, entry.prev_hash
 
 
+def _linked_run_reference(
+    raws: list[bytes], hashes: list[bytes], first_index: int, prev: bytes
+) -> int:
+    """``linked_run`` in Python: how many leading entries of ``raws`` are canonical entries
+    numbered ``first_index``, ``first_index + 1``, ..., the first recording ``prev`` as its
+    prev_hash and each later one the hash before it in ``hashes``."""
+    for i, raw in enumerate(raws):
+        if type(raw) is not bytes or _link_reference(raw) != (first_index + i, prev):
+            return i
+        prev = hashes[i] if i + 1 < len(raws) else prev
+    return len(raws)
+
+
 try:
     from consent_ledger import _canonical
 except ImportError:  # built without a C compiler: the reference does the same, slower
     NATIVE = False
     _plain: Callable[[Any], bool] = _plain_reference
     canonical_link: Callable[[bytes], tuple[int, bytes] | None] = _link_reference
+    linked_run: Callable[[list[bytes], list[bytes], int, bytes], int] = _linked_run_reference
 else:
     NATIVE = True
     _plain = _canonical.plain
     canonical_link = _canonical.entry_link
+    linked_run = _canonical.linked_run
 
 
 def entry_link(raw: bytes) -> tuple[int, bytes]:

@@ -18,6 +18,7 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from hashlib import sha256
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -29,12 +30,12 @@ from consent_ledger.encoding import (
     EncodingError,
     canonical_link,
     entry_link,
+    linked_run,
 )
 from consent_ledger.merkle import (
     NodeId,
     ProofError,
     consistency_proof,
-    leaf_hasher,
     parent_level,
     root_at,
     verify_consistency,
@@ -190,20 +191,27 @@ def _levels(leaves: list[bytes]) -> tuple[bytes, ...]:
     return tuple(levels)
 
 
-def _entry_problem(idx: int, expected: int, raw: bytes, index: int | None) -> Problem:
+def _entry_problem(idx: int, expected: int, raw: bytes) -> Problem:
+    """What is wrong with the entry stored at ``idx`` where ``expected`` belongs."""
     if idx != expected:
         return Problem(
             f"found index {idx} where {expected} belongs: an entry is missing or reordered",
             expected,
         )
-    if index is None:
-        try:
-            entry_link(raw)
-        except EncodingError as exc:
-            return Problem(f"bytes are not a canonical entry ({exc})", idx)
+    try:
+        index, _prev = entry_link(raw)
+    except EncodingError as exc:
+        return Problem(f"bytes are not a canonical entry ({exc})", idx)
     if index != idx:
         return Problem(f"its bytes say index {index}", idx)
     return _broken_link(idx)
+
+
+def _in_order(indices: list[int], first: int) -> int:
+    """How many leading stored indices run first, first + 1, ... without a gap."""
+    if indices == list(range(first, first + len(indices))):
+        return len(indices)
+    return next(k for k, idx in enumerate(indices) if idx != first + k)
 
 
 def _check_chunk(url: str, start: int, end: int) -> _Chunk:
@@ -216,31 +224,29 @@ def _check_chunk(url: str, start: int, end: int) -> _Chunk:
             f"SELECT idx, leaf FROM ledger_entries WHERE idx >= {p} AND idx < {p} ORDER BY idx",  # noqa: S608 - placeholders only
             (start, end),
         )
-        leaf = leaf_hasher
         hashes: list[bytes] = []
-        append = hashes.append
-        first_prev = last = b""
+        first_prev = b""
         expected = start
         problem: Problem | None = None
         while problem is None and (rows := cur.fetchmany(_FETCH)):
-            for idx, stored in rows:
-                raw = stored if type(stored) is bytes else bytes(stored)
-                link = canonical_link(raw)
-                if link is None or idx != expected or link[0] != idx:
-                    problem = _entry_problem(idx, expected, raw, None if link is None else link[0])
-                    break
-                if link[1] != last:
-                    if idx != start:
-                        problem = _broken_link(idx)
-                        break
-                    first_prev = link[1]
-                h = leaf()
-                h.update(raw)
-                last = h.digest()
-                append(last)
-                expected += 1
+            raws = [leaf if type(leaf) is bytes else bytes(leaf) for _, leaf in rows]
+            if expected == start:
+                # The chunk's first link is checked when the chunks are stitched together.
+                link = canonical_link(raws[0])
+                first_prev = b"" if link is None else link[1]
+            batch = [sha256(b"\x00" + raw).digest() for raw in raws]  # leaf_hash, inlined
+            prev = hashes[-1] if hashes else first_prev
+            good = min(
+                linked_run(raws, batch, expected, prev),
+                _in_order([idx for idx, _ in rows], expected),
+            )
+            hashes.extend(batch[:good] if good < len(batch) else batch)
+            if good < len(rows):
+                problem = _entry_problem(rows[good][0], expected + good, raws[good])
+            expected += good
     finally:
         conn.close()
+    last = hashes[-1] if hashes else b""
     return _Chunk(start, len(hashes), first_prev, last, _levels(hashes), problem)
 
 

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from consent_ledger import _canonical, encoding
 from consent_ledger.encoding import MAX_DEPTH, EncodingError, encode_entry
+from consent_ledger.merkle import leaf_hash
 
 _SAFE = 2**53 - 1
 _FAST = settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
@@ -282,3 +283,67 @@ def test_entry_link_diagnoses_what_it_refuses() -> None:
 def test_entry_link_takes_only_bytes() -> None:
     with pytest.raises(TypeError):
         _canonical.entry_link(bytearray(_top()))  # type: ignore[arg-type]
+
+
+# -- runs of entries ----------------------------------------------------------------------
+
+
+def _chain(count: int, first: int = 7) -> tuple[list[bytes], list[bytes], bytes]:
+    """A correctly chained run of entries: their bytes, their leaf hashes, the prev before."""
+    start_prev = b"\x22" * 32
+    raws: list[bytes] = []
+    hashes: list[bytes] = []
+    prev = start_prev
+    for i in range(count):
+        raw = encode_entry(
+            index=first + i,
+            prev_hash=prev,
+            timestamp="2026-01-01T00:00:00.000000Z",
+            type="t",
+            subject=None,
+            body={"i": i},
+        )
+        prev = leaf_hash(raw)
+        raws.append(raw)
+        hashes.append(prev)
+    return raws, hashes, start_prev
+
+
+@_FAST
+@given(st.integers(0, 6), st.data())
+def test_linked_run_agrees_with_the_reference(count: int, data: st.DataObject) -> None:
+    """A run stops at the first entry that is not canonical, is misnumbered or does not
+    chain to the hash before it; both versions stop at the same place."""
+    raws, hashes, prev = _chain(count)
+    if count and data.draw(st.booleans()):
+        at = data.draw(st.integers(0, count - 1))
+        fault = data.draw(st.sampled_from(["byte", "hash", "swap", "prev"]))
+        if fault == "byte":
+            raws[at] = raws[at].replace(b'"t"', b'"u"')  # still canonical: breaks the next link
+        elif fault == "hash":
+            hashes[at] = bytes(32)
+        elif fault == "swap" and at + 1 < count:
+            raws[at], raws[at + 1] = raws[at + 1], raws[at]
+        elif fault == "prev":
+            prev = data.draw(st.sampled_from([bytes(32), b"", b"\x22" * 31]))
+    native = _canonical.linked_run(raws, hashes, 7, prev)
+    assert native == encoding._linked_run_reference(raws, hashes, 7, prev)
+    assert 0 <= native <= count
+
+
+def test_linked_run_counts_a_whole_good_run() -> None:
+    raws, hashes, prev = _chain(5)
+    assert _canonical.linked_run(raws, hashes, 7, prev) == 5
+    assert _canonical.linked_run(raws, hashes, 8, prev) == 0  # misnumbered from the start
+    raws[3] = raws[3][:-1]
+    assert _canonical.linked_run(raws, hashes, 7, prev) == 3
+
+
+def test_linked_run_refuses_the_wrong_arguments() -> None:
+    raws, hashes, prev = _chain(3)
+    with pytest.raises(ValueError, match="hash for every entry"):
+        _canonical.linked_run(raws, hashes[:1], 7, prev)
+    with pytest.raises(TypeError):
+        _canonical.linked_run(tuple(raws), hashes, 7, prev)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        _canonical.linked_run(raws, [1, 2, 3], 7, prev)  # type: ignore[list-item]

@@ -66,6 +66,7 @@ def test_the_pure_python_checks_verify_alike(
     """Where the C extension was not built, the reference checks do the same job."""
     monkeypatch.setattr(encoding, "canonical_link", encoding._link_reference)
     monkeypatch.setattr(verify, "canonical_link", encoding._link_reference)
+    monkeypatch.setattr(verify, "linked_run", encoding._linked_run_reference)
     monkeypatch.setattr(encoding, "_plain", encoding._plain_reference)
     url, key = built
     assert verify_ledger(url, key).size == SIZE
@@ -100,6 +101,54 @@ def test_swapped_entries_are_detected(built: tuple[str, str]) -> None:
     _sql(url, "UPDATE ledger_entries SET leaf = :l WHERE idx = 3", {"l": b[1]})
     _sql(url, "UPDATE ledger_entries SET leaf = :l WHERE idx = 4", {"l": a[1]})
     assert "entry 3" in _fails(url, key)
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks of 16 entries fetched 5 at a time, in worker processes from any size, so
+    that a 40-entry log crosses every edge the verifier stitches across."""
+    monkeypatch.setattr(verify, "CHUNK", 16)
+    monkeypatch.setattr(verify, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(verify, "_FETCH", 5)
+
+
+@pytest.mark.usefixtures("small_chunks")
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("index", [None, 4, 5, 15, 16, 31, 32, SIZE - 1])
+def test_tampering_at_chunk_and_fetch_edges_is_detected(
+    built: tuple[str, str], workers: int, index: int | None
+) -> None:
+    """The same verdicts as one pass, whichever side of a chunk or fetch edge is changed."""
+    url, key = built
+    report = verify_ledger(url, key, workers=workers)
+    assert (report.size, report.checkpoints) == (SIZE, 2)
+    if index is None:
+        return
+    (leaf,) = _sql(url, "SELECT leaf FROM ledger_entries WHERE idx = :i", {"i": index})[0]
+    forged = bytes(leaf).replace(b'"ok"', b'"OK"')
+    _sql(url, "UPDATE ledger_entries SET leaf = :l WHERE idx = :i", {"l": forged, "i": index})
+    # No later entry links to the last one: the signed root is what catches it.
+    named = f"entry {index}" if index < SIZE - 1 else f"to {index}: one of them was altered"
+    assert named in _fails_with(url, key, workers)
+
+
+@pytest.mark.usefixtures("small_chunks")
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_gap_or_swap_at_a_chunk_edge_is_detected(built: tuple[str, str], workers: int) -> None:
+    url, key = built
+    rows = _sql(url, "SELECT idx, leaf FROM ledger_entries WHERE idx IN (15, 16)")
+    a, b = sorted(rows)
+    _sql(url, "UPDATE ledger_entries SET leaf = :l WHERE idx = 15", {"l": b[1]})
+    _sql(url, "UPDATE ledger_entries SET leaf = :l WHERE idx = 16", {"l": a[1]})
+    assert "entry 15" in _fails_with(url, key, workers)
+    _sql(url, "DELETE FROM ledger_entries WHERE idx IN (15, 16)")
+    assert "missing" in _fails_with(url, key, workers)
+
+
+def _fails_with(url: str, key: str, workers: int) -> str:
+    with pytest.raises(VerificationFailed) as info:
+        verify_ledger(url, key, workers=workers)
+    return str(info.value)
 
 
 def test_truncated_log_below_a_checkpoint_is_detected(built: tuple[str, str]) -> None:
