@@ -162,8 +162,8 @@ class ConsistencyProof:
 
 
 _EMPTY_TAIL = Tail(0, GENESIS_PREV_HASH, "", ())
-_ENTRY_COLUMNS = (("idx", "int8"), ("leaf", "bytea"))
-_NODE_COLUMNS = (("nid", "int8"), ("hash", "bytea"))
+_ENTRY_COLUMNS = ("idx", "leaf")
+_NODE_COLUMNS = ("nid", "hash")
 # Beyond this many entries appended elsewhere, rebuilding the frontier from stored nodes is
 # cheaper than hashing the new entries.
 _CATCH_UP_MAX = 512
@@ -266,33 +266,29 @@ class Ledger:
         # Timestamps never run backwards along the log, whatever the clocks of the writers
         # do, so a time range is always one contiguous run of indices.
         timestamp = max(format_timestamp(self.clock()), tail.last_timestamp)
-        entry_rows: list[tuple[int, bytes]] = []
         leaves: list[bytes] = []
         leaf = leaf_hasher  # leaf_hash(raw), inlined on the hot path
-        for e in entries:
-            raw = encode_entry(
-                index=size,
-                prev_hash=prev,
-                timestamp=timestamp,
-                type=e.type,
-                subject=e.subject,
-                body=e.body,
-            )
-            h = leaf()
-            h.update(raw)
-            prev = h.digest()
-            entry_rows.append((size, raw))
-            leaves.append(prev)
-            size += 1
+        with tx.keyed_blob_sink("ledger_entries", _ENTRY_COLUMNS) as insert:
+            for e in entries:
+                raw = encode_entry(
+                    index=size,
+                    prev_hash=prev,
+                    timestamp=timestamp,
+                    type=e.type,
+                    subject=e.subject,
+                    body=e.body,
+                )
+                h = leaf()
+                h.update(raw)
+                prev = h.digest()
+                insert(size, raw)
+                leaves.append(prev)
+                size += 1
         stack = list(tail.frontier)
         stored = frontier_extend(stack, tail.size, leaves, STORED_LEVELS)
-        if len(entry_rows) == 1:
-            tx.execute("INSERT INTO ledger_entries (idx, leaf) VALUES (?, ?)", entry_rows[0])
-        else:
-            tx.insert_many("ledger_entries", _ENTRY_COLUMNS, entry_rows)
-        tx.insert_many(
-            "ledger_nodes", _NODE_COLUMNS, [(node_key(lv, i), h) for (lv, i), h in stored]
-        )
+        with tx.keyed_blob_sink("ledger_nodes", _NODE_COLUMNS) as insert:
+            for (level, index), node in stored:
+                insert(node_key(level, index), node)
         tail_after = Tail(size, prev, timestamp, tuple(stack))
         tx.after_commit(lambda: self._remember(tail_after))
         return Landed(tail.size, leaves, timestamp)

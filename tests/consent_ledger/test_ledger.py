@@ -39,11 +39,13 @@ def _checkpoint(custos: Custos) -> Checkpoint:
     return open_checkpoint(custos.ledger.checkpoint(), [vkey])
 
 
-def test_entries_chain_and_match_the_merkle_root(custos: Custos) -> None:
-    """Each entry's prev_hash is its predecessor's leaf hash; the head root is RFC 6962's."""
-    _fill(custos, 37, batch=5)
+@pytest.mark.parametrize(("size", "batch"), [(37, 5), (700, 300)])
+def test_entries_chain_and_match_the_merkle_root(custos: Custos, size: int, batch: int) -> None:
+    """Each entry's prev_hash is its predecessor's leaf hash; the head root is RFC 6962's.
+    (Batches of 300 stream through COPY on PostgreSQL, in blocks and a remainder.)"""
+    _fill(custos, size, batch=batch)
     stored = list(custos.ledger.entries())
-    assert [s.index for s in stored] == list(range(37))
+    assert [s.index for s in stored] == list(range(size))
     prev = GENESIS_PREV_HASH
     for s in stored:
         entry = decode_entry(s.leaf)
@@ -110,14 +112,20 @@ def test_proof_requests_out_of_range_are_refused(custos: Custos) -> None:
             call()
 
 
-def test_failed_append_writes_nothing(custos: Custos) -> None:
-    """An entry that cannot be encoded aborts the whole batch; the head stays put."""
+@pytest.mark.parametrize("good_before", [1, 300])
+def test_failed_append_writes_nothing(custos: Custos, good_before: int) -> None:
+    """An entry that cannot be encoded aborts the whole batch; the head stays put. With 300
+    good entries first, PostgreSQL is already streaming the batch through COPY when the bad
+    one comes."""
     _fill(custos, 3)
     before = custos.ledger.tail()
+    good = [NewEntry("ok", None, {"i": i}) for i in range(good_before)]
     with pytest.raises(ValueError, match="float"):
-        custos.ledger.record(NewEntry("ok", None, {}), NewEntry("bad", None, {"x": 0.5}))
+        custos.ledger.record(*good, NewEntry("bad", None, {"x": 0.5}))
     assert custos.ledger.tail() == before
     assert len(list(custos.ledger.entries())) == 3
+    custos.ledger.record(*good)  # the ledger goes on from where it was
+    assert custos.ledger.tail().size == 3 + good_before
 
 
 def test_concurrent_threads_never_fork_or_skip(custos: Custos) -> None:
