@@ -18,7 +18,7 @@ import fcntl
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -72,44 +72,10 @@ class Tx:
         if rows:
             self.cursor.executemany(self._sql(sql), rows)
 
-    @contextmanager
-    def keyed_blob_sink(
-        self, table: str, columns: tuple[str, str]
-    ) -> Iterator[Callable[[int, bytes], None]]:
-        """A function that inserts rows of (integer key, bytes) as the caller makes them.
-
-        On PostgreSQL, a large batch streams through one binary COPY opened at its first
-        block, so the server stores rows on the other core while the caller prepares the
-        next ones (COPY is also four times as fast as executemany there); a single row is a
-        plain INSERT. On SQLite, rows are inserted with one executemany at the end. If the
-        caller raises, the COPY is aborted and the transaction is left to roll back.
-        """
-        key, blob = columns
-        pending: list[tuple[int, bytes]] = []
-        stream = self.dialect == "postgresql"
-        copy_sql = f"COPY {table} ({key}, {blob}) FROM STDIN (FORMAT BINARY)"
-        with ExitStack() as stack:
-            copy: Any = None
-
-            def add(k: int, b: bytes) -> None:
-                nonlocal copy
-                pending.append((k, b))
-                if stream and len(pending) == _COPY_BLOCK:
-                    if copy is None:
-                        copy = stack.enter_context(self.cursor.copy(copy_sql))
-                        copy.write(pgcopy.HEADER)
-                    copy.write(pgcopy.rows(pending))
-                    pending.clear()
-
-            yield add
-            insert = f"INSERT INTO {table} ({key}, {blob}) VALUES (?, ?)"  # noqa: S608 - names are ours
-            if copy is None and (len(pending) == 1 or not stream):
-                self.executemany(insert, pending)
-            elif copy is None:
-                with self.cursor.copy(copy_sql) as block:
-                    block.write(pgcopy.HEADER + pgcopy.rows(pending) + pgcopy.TRAILER)
-            else:
-                copy.write(pgcopy.rows(pending) + pgcopy.TRAILER)
+    def keyed_blob_sink(self, table: str, columns: tuple[str, str]) -> KeyedBlobSink:
+        """Rows of (integer key, bytes) to insert as the caller makes them (a context
+        manager giving the function that takes each row); see ``KeyedBlobSink``."""
+        return KeyedBlobSink(self, table, columns)
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self.execute(sql, params).fetchone()
@@ -123,6 +89,68 @@ class Tx:
         if self.dialect == "postgresql":
             return f"{column} = ANY(?)", [list(values)]
         return f"{column} IN ({','.join('?' * len(values))})", list(values)
+
+
+class KeyedBlobSink:
+    """Inserts rows of (integer key, bytes) as the caller makes them.
+
+    On PostgreSQL, a large batch streams through one binary COPY opened at its first block,
+    so the server stores rows on the other core while the caller prepares the next ones
+    (COPY is also four times as fast as executemany there); a single row is a plain INSERT.
+    On SQLite, rows are inserted with one executemany at the end. If the caller raises, the
+    COPY is aborted and the transaction is left to roll back. A class rather than a
+    generator context manager: a single append pays for two of these.
+    """
+
+    __slots__ = ("_columns", "_copy", "_opened", "_pending", "_table", "_tx")
+
+    def __init__(self, tx: Tx, table: str, columns: tuple[str, str]) -> None:
+        self._tx = tx
+        self._table = table
+        self._columns = columns
+        self._pending: list[tuple[int, bytes]] = []
+        self._opened: Any = None  # the context manager of psycopg's COPY, once started
+        self._copy: Any = None  # and the Copy it gave
+
+    def __enter__(self) -> Callable[[int, bytes], None]:
+        return self._add if self._tx.dialect == "postgresql" else self._hold
+
+    def _hold(self, key: int, blob: bytes) -> None:
+        self._pending.append((key, blob))
+
+    def _add(self, key: int, blob: bytes) -> None:
+        self._pending.append((key, blob))
+        if len(self._pending) == _COPY_BLOCK:
+            if self._copy is None:
+                self._copy = self._start_copy()
+                self._copy.write(pgcopy.HEADER)
+            self._copy.write(pgcopy.rows(self._pending))
+            self._pending.clear()
+
+    def _start_copy(self) -> Any:
+        key, blob = self._columns
+        sql = f"COPY {self._table} ({key}, {blob}) FROM STDIN (FORMAT BINARY)"
+        self._opened = self._tx.cursor.copy(sql)
+        return self._opened.__enter__()
+
+    def __exit__(self, kind: Any, error: BaseException | None, trace: Any) -> None:
+        copy, pending = self._copy, self._pending
+        if copy is not None:
+            if error is None:
+                copy.write(pgcopy.rows(pending) + pgcopy.TRAILER)
+            self._opened.__exit__(kind, error, trace)  # with an error: aborts the COPY
+            return
+        if error is not None or not pending:
+            return
+        key, blob = self._columns
+        insert = f"INSERT INTO {self._table} ({key}, {blob}) VALUES (?, ?)"  # noqa: S608 - names are ours
+        if len(pending) == 1:
+            self._tx.execute(insert, pending[0])  # psycopg's executemany costs round trips
+        elif self._tx.dialect == "sqlite":
+            self._tx.executemany(insert, pending)
+        else:
+            self._start_copy().write(pgcopy.HEADER + pgcopy.rows(pending) + pgcopy.TRAILER)
+            self._opened.__exit__(None, None, None)
 
 
 @dataclass
