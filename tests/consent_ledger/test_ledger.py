@@ -11,7 +11,7 @@ import pytest
 from consent_ledger.db import Tx
 from consent_ledger.encoding import GENESIS_PREV_HASH, decode_entry
 from consent_ledger.errors import InvalidRequest
-from consent_ledger.ledger import Ledger, NewEntry, Tail
+from consent_ledger.ledger import Appended, Ledger, NewEntry, Tail
 from consent_ledger.merkle import (
     leaf_hash,
     root_from_leaf_hashes,
@@ -53,6 +53,23 @@ def test_entries_chain_and_match_the_merkle_root(custos: Custos, size: int, batc
         assert s.leaf_hash == leaf_hash(s.leaf)
         prev = s.leaf_hash
     assert custos.ledger.tail().root == root_from_leaf_hashes([s.leaf_hash for s in stored])
+
+
+def test_a_batch_says_where_each_entry_landed(custos: Custos) -> None:
+    """The lazy result of a batch reads like the list of per-entry results it replaces."""
+    _fill(custos, 2)
+    landed = custos.ledger.record(*(NewEntry("test_event", None, {"i": i}) for i in range(5)))
+    stored = list(custos.ledger.entries(2))
+    expected = [Appended(s.index, s.leaf_hash, landed[0].timestamp) for s in stored]
+    assert list(landed) == expected
+    assert len(landed) == 5
+    assert (landed[-1], landed[1:3][1]) == (expected[-1], expected[2])
+    assert list(landed[1:3]) == expected[1:3]
+    assert list(landed[5:]) == []
+    with pytest.raises(IndexError):
+        landed[5]
+    with pytest.raises(ValueError, match="step"):
+        landed[::2]
 
 
 def test_checkpoint_is_signed_and_reused_until_the_log_grows(custos: Custos) -> None:
