@@ -21,8 +21,8 @@ from consent_ledger.encoding import (
     EncodingError,
     decode_entry,
     encode_entry,
-    entry_link,
     format_timestamp,
+    linked_run,
 )
 from consent_ledger.errors import InvalidRequest, LedgerCorrupt
 from consent_ledger.merkle import (
@@ -237,18 +237,14 @@ class Ledger:
             "SELECT leaf FROM ledger_entries WHERE idx >= ? AND idx < ? ORDER BY idx",
             (cached.size, size),
         )
-        leaves: list[bytes] = []
-        prev = cached.last_hash
-        for (raw,) in rows:
-            try:
-                _index, linked = entry_link(bytes(raw))
-            except EncodingError:
-                return None
-            if linked != prev:
-                return None  # not a continuation of what we cached: rebuild from the nodes
-            prev = leaf_hash(bytes(raw))
-            leaves.append(prev)
-        if len(leaves) != size - cached.size or prev != last:
+        raws = [bytes(raw) for (raw,) in rows]
+        leaves = [leaf_hash(raw) for raw in raws]
+        # Anything but a continuation of what we cached: rebuild from the nodes.
+        if (
+            len(raws) != size - cached.size
+            or linked_run(raws, leaves, cached.size, cached.last_hash) != len(raws)
+            or leaves[-1] != last
+        ):
             return None
         stack = list(cached.frontier)
         frontier_extend(stack, cached.size, leaves, ())
