@@ -122,35 +122,35 @@ class KeyedBlobSink:
         self._pending.append((key, blob))
         if len(self._pending) == _COPY_BLOCK:
             if self._copy is None:
-                self._copy = self._start_copy()
-                self._copy.write(pgcopy.HEADER)
+                self._start_copy()
             self._copy.write(pgcopy.rows(self._pending))
             self._pending.clear()
 
-    def _start_copy(self) -> Any:
+    def _start_copy(self) -> None:
         key, blob = self._columns
         sql = f"COPY {self._table} ({key}, {blob}) FROM STDIN (FORMAT BINARY)"
         self._opened = self._tx.cursor.copy(sql)
-        return self._opened.__enter__()
+        self._copy = self._opened.__enter__()
+        self._copy.write(pgcopy.HEADER)
 
     def __exit__(self, kind: Any, error: BaseException | None, trace: Any) -> None:
-        copy, pending = self._copy, self._pending
-        if copy is not None:
+        pending = self._pending
+        if error is None and self._copy is None and len(pending) > 1:
+            if self._tx.dialect == "sqlite":
+                self._tx.executemany(self._insert_sql(), pending)
+                return
+            self._start_copy()  # a batch that never filled a block: one COPY all the same
+        if self._copy is not None:
             if error is None:
-                copy.write(pgcopy.rows(pending) + pgcopy.TRAILER)
+                self._copy.write(pgcopy.rows(pending) + pgcopy.TRAILER)
             self._opened.__exit__(kind, error, trace)  # with an error: aborts the COPY
-            return
-        if error is not None or not pending:
-            return
+        elif error is None and pending:
+            # One row: a plain INSERT (psycopg's executemany would cost extra round trips).
+            self._tx.execute(self._insert_sql(), pending[0])
+
+    def _insert_sql(self) -> str:
         key, blob = self._columns
-        insert = f"INSERT INTO {self._table} ({key}, {blob}) VALUES (?, ?)"  # noqa: S608 - names are ours
-        if len(pending) == 1:
-            self._tx.execute(insert, pending[0])  # psycopg's executemany costs round trips
-        elif self._tx.dialect == "sqlite":
-            self._tx.executemany(insert, pending)
-        else:
-            self._start_copy().write(pgcopy.HEADER + pgcopy.rows(pending) + pgcopy.TRAILER)
-            self._opened.__exit__(None, None, None)
+        return f"INSERT INTO {self._table} ({key}, {blob}) VALUES (?, ?)"  # noqa: S608 - names are ours
 
 
 @dataclass

@@ -240,7 +240,7 @@ def _check_chunk(url: str, start: int, end: int) -> _Chunk:
                 linked_run(raws, batch, expected, prev),
                 _in_order([idx for idx, _ in rows], expected),
             )
-            hashes.extend(batch[:good] if good < len(batch) else batch)
+            hashes.extend(batch[:good])
             if good < len(rows):
                 problem = _entry_problem(rows[good][0], expected + good, raws[good])
             expected += good
