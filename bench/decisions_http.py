@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -57,9 +58,20 @@ def _prepare(workdir: Path) -> tuple[str, str, list[str]]:
     return db, key, clients
 
 
-async def _load(
-    base: str, key: str, clients: list[str], seconds: float, concurrency: int, path: str
-) -> tuple[int, list[float], int]:
+@dataclass(frozen=True)
+class Workload:
+    """One load on the server: where, with which app key and clients, what, how wide."""
+
+    base: str
+    key: str
+    clients: list[str]
+    workdir: Path  # where wrk's script goes
+    path: str
+    concurrency: int
+
+
+async def _load(w: Workload, seconds: float) -> tuple[int, list[float], int]:
+    base, key, clients, path, concurrency = w.base, w.key, w.clients, w.path, w.concurrency
     rng = random.Random(11)
     latencies: list[float] = []
     errors = 0
@@ -130,23 +142,16 @@ def _wrk_ms(out: str, label: str) -> float:
     return float("nan")
 
 
-def _wrk(
-    base: str,
-    path: str,
-    key: str,
-    clients: list[str],
-    seconds: float,
-    concurrency: int,
-    workdir: Path,
-) -> tuple[float, float, float, int]:
-    args = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:.0f}s", "--latency"]
-    if path != "/healthz":
-        script = workdir / "decide.lua"
-        quoted = ",".join(f'"{c}"' for c in clients[:200])
-        items = BATCH_ITEMS if path.endswith(":batch") else 0
-        script.write_text(_LUA % (quoted, ",".join(f'"{c}"' for c in CATEGORIES), items, key))
+def _wrk(w: Workload, seconds: float) -> tuple[float, float, float, int]:
+    args = ["wrk", "-t1", f"-c{w.concurrency}", f"-d{seconds:.0f}s", "--latency"]
+    if w.path != "/healthz":
+        script = w.workdir / "decide.lua"
+        quoted = ",".join(f'"{c}"' for c in w.clients[:200])
+        items = BATCH_ITEMS if w.path.endswith(":batch") else 0
+        script.write_text(_LUA % (quoted, ",".join(f'"{c}"' for c in CATEGORIES), items, w.key))
         args += ["-s", str(script)]
-    out = subprocess.run([*args, base + path], capture_output=True, text=True, check=True).stdout
+    command = [*args, w.base + w.path]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     lines = out.splitlines()
     rps = float(next(x.split()[1] for x in lines if x.startswith("Requests/sec")))
     errors = sum(int(x.split()[-1]) for x in lines if "Non-2xx" in x)
@@ -158,21 +163,13 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-def _measure(
-    base: str,
-    path: str,
-    key: str,
-    clients: list[str],
-    seconds: float,
-    concurrency: int,
-    workdir: Path,
-) -> tuple[float, float, float, int]:
+def _measure(w: Workload, seconds: float) -> tuple[float, float, float, int]:
     """req/s, p50 ms, p99 ms and errors of one workload, after a 2-second warm-up."""
     if shutil.which("wrk") is not None:
-        _wrk(base, path, key, clients, 2, concurrency, workdir)
-        return _wrk(base, path, key, clients, seconds, concurrency, workdir)
-    asyncio.run(_load(base, key, clients, 2, concurrency, path))
-    n, lat, errors = asyncio.run(_load(base, key, clients, seconds, concurrency, path))
+        _wrk(w, 2)
+        return _wrk(w, seconds)
+    asyncio.run(_load(w, 2))
+    n, lat, errors = asyncio.run(_load(w, seconds))
     return n / seconds, _pct(lat, 0.5), _pct(lat, 0.99), errors
 
 
@@ -218,18 +215,18 @@ def main() -> None:
                         break
                 except httpx.TransportError:
                     time.sleep(0.05)
-            run = partial(_measure, base, key=key, clients=clients, seconds=args.seconds)
+            load = partial(Workload, base, key, clients, workdir)
             results: dict[str, tuple[float, float, float, int]] = {}
-            results["GET /healthz (a FastAPI route, no DB)"] = run(
-                path="/healthz", concurrency=args.base_concurrency, workdir=workdir
+            results["GET /healthz (a FastAPI route, no DB)"] = _measure(
+                load("/healthz", args.base_concurrency), args.seconds
             )
             for c in sweep:
-                results[f"POST /v1/decisions, {c} conns"] = run(
-                    path="/v1/decisions", concurrency=c, workdir=workdir
+                results[f"POST /v1/decisions, {c} conns"] = _measure(
+                    load("/v1/decisions", c), args.seconds
                 )
             if shutil.which("wrk") is not None:
-                results[f"POST /v1/decisions:batch x{BATCH_ITEMS}"] = run(
-                    path="/v1/decisions:batch", concurrency=args.base_concurrency, workdir=workdir
+                results[f"POST /v1/decisions:batch x{BATCH_ITEMS}"] = _measure(
+                    load("/v1/decisions:batch", args.base_concurrency), args.seconds
                 )
             size = httpx.get(base + "/readyz").json()["ledger_size"]
         finally:
