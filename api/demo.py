@@ -43,12 +43,10 @@ def ensure_demo(services: Services) -> dict[str, Any]:
         creds: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         creds["path"] = str(path)
         return creds
-    with custos.db.read() as tx:
-        alive = [r[0] for r in tx.all("SELECT id FROM clients WHERE erased_at IS NULL ORDER BY id")]
+    alive = custos.registry.living_clients()
     # Portal logins go to clients who still have a consent, so the demo shows something.
-    with custos.db.read() as tx:
-        consenting = {r[0] for r in tx.all("SELECT client_id FROM consents")}
-    ordered = [c for c in alive if c in consenting] + [c for c in alive if c not in consenting]
+    ordered = [c for c, consenting in alive if consenting]
+    ordered += [c for c, consenting in alive if not consenting]
     creds = _create_credentials(services, ordered)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

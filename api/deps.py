@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.errors import Forbidden, Unauthenticated
-from api.principals import Principal, Role
 from api.state import Services
+from consent_ledger.errors import Forbidden, Unauthenticated
+from consent_ledger.principals import Principal, Role
 
 __all__ = [
     "AppCaller",

@@ -23,13 +23,13 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.asgi import read_body, replay
-from api.errors import Unauthenticated
-from api.principals import Role
 from api.problems import problem_for
 from api.routes.decisions import ask_of, record_decisions
 from api.routes.decisions import router as decisions_router
 from api.schemas import TRACE_ID_PATTERN, BatchDecisionRequest, DecisionRequest
 from api.state import Services
+from consent_ledger.errors import Unauthenticated
+from consent_ledger.principals import Role
 
 __all__ = ["MAX_BODY_BYTES", "DecisionLane"]
 

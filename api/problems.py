@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from consent_ledger.errors import CustosError
+from custos_errors import CustosError
 
 __all__ = [
     "PROBLEM_TYPES",
@@ -24,6 +24,7 @@ __all__ = [
     "install_problem_handlers",
     "problem_for",
     "problem_response",
+    "problem_responses",
 ]
 
 log = structlog.get_logger(__name__)
@@ -52,6 +53,8 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "forbidden": (403, "Not allowed for this caller"),
     "access_denied": (403, "The policy denied this access"),
     "decision_not_usable": (403, "The decision does not cover this access"),
+    "consent_withdrawn": (403, "The consent no longer covers this use"),
+    "obligation_forbids": (403, "An obligation of the decision rules this out"),
     "rate_limited": (429, "Too many attempts"),
     "policy_invalid": (422, "Invalid policy"),
     "catalogue_invalid": (500, "Invalid catalogue"),
@@ -74,7 +77,18 @@ class Problem(BaseModel):
     instance: str | None = None
     code: str = Field(description="Stable machine-readable code")
     field: str | None = Field(default=None, description="The request field at fault")
+    obligation: str | None = Field(
+        default=None, description="With obligation_forbids: the obligation that rules it out"
+    )
     errors: list[dict[str, Any]] | None = None
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` a route declares for its problem statuses."""
+    return {
+        status: {"model": Problem, "content": {"application/problem+json": {}}}
+        for status in statuses
+    }
 
 
 def problem_response(
@@ -85,6 +99,7 @@ def problem_response(
     instance: str | None = None,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    obligation: str | None = None,
 ) -> JSONResponse:
     status, title = PROBLEM_TYPES.get(code, PROBLEM_TYPES["custos_error"])
     body = Problem(
@@ -95,6 +110,7 @@ def problem_response(
         instance=instance,
         code=code,
         field=field,
+        obligation=obligation,
         errors=errors,
     )
     return JSONResponse(
@@ -116,7 +132,14 @@ def problem_for(exc: Exception, instance: str) -> JSONResponse:
         )
     code = exc.code if exc.code in PROBLEM_TYPES else "custos_error"
     headers = {"WWW-Authenticate": "Bearer"} if code == "unauthenticated" else None
-    return problem_response(code, exc.message, field=exc.field, instance=instance, headers=headers)
+    return problem_response(
+        code,
+        exc.message,
+        field=exc.field,
+        instance=instance,
+        headers=headers,
+        obligation=getattr(exc, "obligation", None),
+    )
 
 
 def _error(request: Request, exc: Exception) -> JSONResponse:

@@ -90,11 +90,20 @@ class LedgerRef(BaseModel):
     timestamp: str
 
 
+class Instructions(BaseModel):
+    """What the receiving app must do with the values, from the decision's obligations."""
+
+    masked: bool = Field(description="Values are masked to their last four characters")
+    retain_days: int | None = Field(default=None, description="Keep the values this many days")
+    delete_by: datetime | None = Field(default=None, description="Delete the values by then")
+
+
 class ValuesResponse(BaseModel):
     client_id: str
     decision_id: str
     values: dict[str, Any]
     obligations: list[str]
+    instructions: Instructions
     ledger_index: int
 
 

@@ -9,15 +9,16 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from api.accounts import AccountStore
-from api.audit import AuditIndex
-from api.decisions import DecisionLog
 from api.metrics import Metrics
-from api.policy_holder import PolicyHolder
 from api.settings import ApiSettings
+from consent_ledger.accounts import AccountStore
+from consent_ledger.audit import AuditIndex
 from consent_ledger.ledger import utc_now
 from consent_ledger.runtime import Custos, open_custos
 from consent_ledger.writer import BatchWriter
+from policies.access import DataAccess
+from policies.holder import PolicyHolder
+from policies.service import DecisionLog
 
 __all__ = ["Services", "build_services"]
 
@@ -32,6 +33,7 @@ class Services:
     policy: PolicyHolder
     writer: BatchWriter
     decisions: DecisionLog
+    data: DataAccess
     audit: AuditIndex
     metrics: Metrics
     clock: Callable[[], datetime]
@@ -78,19 +80,17 @@ def build_services(settings: ApiSettings, clock: Callable[[], datetime] = utc_no
     except BaseException:
         custos.close()
         raise
+    decisions = DecisionLog(
+        custos.registry, policy, writer, clock, timedelta(seconds=settings.decision_ttl_seconds)
+    )
     return Services(
         settings=settings,
         custos=custos,
-        accounts=AccountStore(custos.db, frozenset(policy.current.cells)),
+        accounts=AccountStore(custos.ledger, frozenset(policy.current.cells)),
         policy=policy,
         writer=writer,
-        decisions=DecisionLog(
-            custos.registry,
-            policy,
-            writer,
-            clock,
-            timedelta(seconds=settings.decision_ttl_seconds),
-        ),
+        decisions=decisions,
+        data=DataAccess(decisions, custos.registry, writer, clock),
         audit=AuditIndex(custos.db),
         metrics=Metrics(),
         clock=clock,

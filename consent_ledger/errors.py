@@ -6,29 +6,21 @@ and exits non-zero. Messages name what is wrong and never carry a personal value
 
 from __future__ import annotations
 
+from custos_errors import CustosError
+
 __all__ = [
     "CatalogueError",
     "ConsentConflict",
     "ConsentNotFound",
-    "CustosError",
+    "Forbidden",
     "InvalidRequest",
     "LedgerCorrupt",
     "NotACustosDatabase",
+    "Unauthenticated",
     "UnknownClient",
     "UnknownName",
     "VaultError",
 ]
-
-
-class CustosError(Exception):
-    """Base of every domain error; ``code`` is stable and documented."""
-
-    code = "custos_error"
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 class InvalidRequest(CustosError):
@@ -83,3 +75,15 @@ class VaultError(CustosError):
     """A personal value cannot be stored or read (erased client, bad key)."""
 
     code = "vault_error"
+
+
+class Unauthenticated(CustosError):
+    """No key, a malformed key, or an unknown or revoked one (never saying which)."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(CustosError):
+    """The caller is authenticated but its role may not use this endpoint."""
+
+    code = "forbidden"

@@ -11,19 +11,16 @@ import base64
 import os
 import secrets
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from consent_ledger.errors import CustosError
 from consent_ledger.note import NoteError, NoteSigner
-
-if TYPE_CHECKING:
-    from consent_ledger.runtime import Custos
+from custos_errors import CustosError
 
 __all__ = [
     "KeyFileError",
+    "commit_master_key",
     "load_or_create_master_key",
     "load_or_create_signer",
-    "rotate_master_key",
+    "stage_master_key",
 ]
 
 _MASTER_KEY_BYTES = 32
@@ -72,23 +69,18 @@ def load_or_create_signer(path: Path, name: str) -> NoteSigner:
     return signer
 
 
-def rotate_master_key(custos: Custos) -> int:
-    """Re-wrap every client data key under a fresh master key, atomically, then replace the
-    key file (the old one is kept beside it until the operator removes it)."""
-    from consent_ledger.ledger import NewEntry
-    from consent_ledger.vault import Vault
-
-    path = custos.settings.master_key_path
-    old = Vault(load_or_create_master_key(path))
-    new_key = secrets.token_bytes(_MASTER_KEY_BYTES)
-    new = Vault(new_key)
+def stage_master_key(path: Path) -> tuple[bytes, Path]:
+    """A fresh master key, written beside ``path`` as ``<name>.new`` (0600) until the caller
+    has re-wrapped every client key under it and calls ``commit_master_key``."""
+    key = secrets.token_bytes(_MASTER_KEY_BYTES)
     staged = path.with_suffix(".new")
     staged.unlink(missing_ok=True)
-    _write_secret(staged, base64.b64encode(new_key).decode())
-    with custos.db.write() as tx:
-        count = old.rewrap_all(tx, new)
-        custos.ledger.append(tx, [NewEntry("key_rotated", None, {"kind": "master", "keys": count})])
+    _write_secret(staged, base64.b64encode(key).decode())
+    return key, staged
+
+
+def commit_master_key(path: Path, staged: Path) -> None:
+    """Put the staged key in place; the old one is kept beside it until the operator
+    removes it."""
     path.replace(path.with_suffix(".old"))
     staged.replace(path)
-    custos.registry.vault = new
-    return count

@@ -17,6 +17,7 @@ from consent_ledger.catalogue import Catalogue
 from consent_ledger.consent import Consent, Transition
 from consent_ledger.db import Tx
 from consent_ledger.encoding import format_timestamp
+from consent_ledger.entries import ClientRegistered, ConsentChanged, DataCollected, DataErased
 from consent_ledger.errors import InvalidRequest, UnknownClient
 from consent_ledger.ledger import Appended, Ledger, NewEntry
 from consent_ledger.vault import Vault
@@ -56,6 +57,11 @@ def _consent(client_id: str, row: Any) -> Consent:
     )
 
 
+def _changed(t: Transition) -> ConsentChanged:
+    body = t.ledger_body()
+    return ConsentChanged(t.event, body.get("from"), body.get("to"))
+
+
 class ConsentRegistry:
     def __init__(self, ledger: Ledger, vault: Vault, catalogue: Catalogue) -> None:
         self.ledger = ledger
@@ -79,7 +85,7 @@ class ConsentRegistry:
                 raise InvalidRequest(f"client {cid} already exists", field="client_id")
             tx.execute("INSERT INTO clients (id, created_at) VALUES (?, ?)", (cid, now))
             self.vault.create_key(tx, cid, now)
-            self.ledger.append(tx, [NewEntry("client_registered", cid, {})])
+            self.ledger.append(tx, [ClientRegistered().entry(cid)])
         return cid
 
     def require_client(self, tx: Tx, client_id: str) -> None:
@@ -92,39 +98,41 @@ class ConsentRegistry:
         client_id: str,
         values: Mapping[str, Any],
         by: str,
-        extra: Mapping[str, Any] | None = None,
+        *,
+        app_id: str | None = None,
+        purpose: str | None = None,
+        decision_id: str | None = None,
     ) -> Appended:
         """Store personal values in the vault; the ledger records only category names."""
         for category in values:
             self.catalogue.category(category)
         if not values:
             raise InvalidRequest("nothing to collect", field="values")
+        record = DataCollected(tuple(sorted(values)), by, app_id, purpose, decision_id)
         with self.db.write() as tx:
             self.require_client(tx, client_id)
             self.vault.put(tx, client_id, values, format_timestamp(self._now()))
-            body = {**(extra or {}), "categories": sorted(values), "by": by}
-            appended = self.ledger.append(tx, [NewEntry("data_collected", client_id, body)])[0]
+            appended = self.ledger.append(tx, [record.entry(client_id)])[0]
         # Category names only: the values themselves never reach a log line.
         log.debug(
             "data_collected", client_id=client_id, categories=sorted(values), index=appended.index
         )
         return appended
 
+    def living_clients(self) -> list[tuple[str, bool]]:
+        """Every client not erased, in id order, with whether they hold a consent."""
+        with self.db.read() as tx:
+            rows = tx.all(
+                "SELECT c.id, s.client_id IS NOT NULL FROM clients c"
+                " LEFT JOIN consents s ON s.client_id = c.id"
+                " WHERE c.erased_at IS NULL ORDER BY c.id"
+            )
+        return [(str(r[0]), bool(r[1])) for r in rows]
+
     def read_values(self, client_id: str, categories: Iterable[str]) -> dict[str, Any]:
         with self.db.read() as tx:
             self.require_client(tx, client_id)
             return self.vault.get(tx, client_id, categories)
-
-    def record_use(
-        self, client_id: str, *, category: str, purpose: str, allowed: bool, by: str
-    ) -> Appended:
-        self.catalogue.category(category)
-        self.catalogue.purpose(purpose)
-        body = {"category": category, "purpose": purpose, "by": by}
-        entry_type = "access_allowed" if allowed else "access_denied"
-        with self.db.write() as tx:
-            self.require_client(tx, client_id)
-            return self.ledger.append(tx, [NewEntry(entry_type, client_id, body)])[0]
 
     def erase(self, client_id: str) -> Appended:
         """Crypto-shred the client: their key and values go, the ledger keeps its entries."""
@@ -137,8 +145,7 @@ class ConsentRegistry:
                 "UPDATE clients SET erased_at = ? WHERE id = ?",
                 (format_timestamp(now), client_id),
             )
-            body = {"destroyed": ["vault_key", "vault_values", "consent"]}
-            appended = self.ledger.append(tx, [NewEntry("data_erased", client_id, body)])[0]
+            appended = self.ledger.append(tx, [DataErased().entry(client_id)])[0]
         self.db.purge_freed_pages()
         log.info("client_erased", client_id=client_id, index=appended.index)
         return appended
@@ -190,10 +197,10 @@ class ConsentRegistry:
             entries: list[NewEntry] = []
             lapsed = sm.expire(current, now)
             if lapsed is not None:
-                entries.append(NewEntry(lapsed.event.value, client_id, lapsed.ledger_body()))
+                entries.append(_changed(lapsed).entry(client_id))
                 current = None
             transition: Transition = change(current, now)
-            entries.append(NewEntry(transition.event.value, client_id, transition.ledger_body()))
+            entries.append(_changed(transition).entry(client_id))
             self._store(tx, client_id, transition.after)
             appended = self.ledger.append(tx, entries)
         log.debug(
@@ -257,7 +264,7 @@ class ConsentRegistry:
             for (client_id,) in rows:
                 lapsed = sm.expire(self.load_consent(tx, client_id), now)
                 if lapsed is not None:
-                    entries.append(NewEntry(lapsed.event.value, client_id, lapsed.ledger_body()))
+                    entries.append(_changed(lapsed).entry(client_id))
                     self._store(tx, client_id, None)
                     count += 1
             self.ledger.append(tx, entries)

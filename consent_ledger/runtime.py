@@ -8,7 +8,14 @@ from datetime import datetime
 
 from consent_ledger.catalogue import Catalogue, load_catalogue
 from consent_ledger.db import Database, open_database
-from consent_ledger.keys import KeyFileError, load_or_create_master_key, load_or_create_signer
+from consent_ledger.entries import KeyRotated
+from consent_ledger.keys import (
+    KeyFileError,
+    commit_master_key,
+    load_or_create_master_key,
+    load_or_create_signer,
+    stage_master_key,
+)
 from consent_ledger.ledger import Ledger, utc_now
 from consent_ledger.registry import ConsentRegistry
 from consent_ledger.settings import LedgerSettings
@@ -27,6 +34,21 @@ class Custos:
 
     def close(self) -> None:
         self.db.close()
+
+    def rotate_master_key(self) -> int:
+        """Re-wrap every client data key under a fresh master key, atomically (a ledger
+        entry in the same transaction), then replace the key file; returns the keys
+        re-wrapped."""
+        path = self.settings.master_key_path
+        old = Vault(load_or_create_master_key(path))
+        new_key, staged = stage_master_key(path)
+        new = Vault(new_key)
+        with self.db.write() as tx:
+            count = old.rewrap_all(tx, new)
+            self.ledger.append(tx, [KeyRotated("master", keys=count).entry()])
+        commit_master_key(path, staged)
+        self.registry.vault = new
+        return count
 
 
 def _bind_verifier_key(db: Database, verifier_key: str) -> None:

@@ -141,6 +141,13 @@ class DecisionRow(SQLModel, table=True):
     obligations: str = Field(sa_column=Column(Text, nullable=False))  # JSON array
     ledger_index: int = Field(sa_column=Column(BigInteger, nullable=False))
     created_at: str = Field(sa_column=Column(Text, nullable=False))
+    # The request's context, so a redemption can decide it again on the consent of that
+    # moment (0004). A decision made before 0004 reads as a row access of no department,
+    # which no policy permits: it can no longer be redeemed, only asked again.
+    department: str = Field(sa_column=Column(Text, nullable=False, server_default=""))
+    access: str = Field(sa_column=Column(Text, nullable=False, server_default="row"))
+    stage: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    proof_presented: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
 
 
 class AuditIndexRow(SQLModel, table=True):

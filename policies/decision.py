@@ -125,6 +125,18 @@ class Obligation:
         known = ", ".join(bare)
         raise ValueError(f"unknown obligation {raw!r}; use one of {known} or {{retain_days: N}}")
 
+    @classmethod
+    def parse(cls, text: str) -> Obligation:
+        """The inverse of ``str``: ``"mask"`` or ``"retain_days:30"``, as decisions store
+        and return them. ValueError for anything else."""
+        name, sep, days = text.partition(":")
+        kind = ObligationKind(name)
+        if not sep:
+            return cls(kind)
+        if not days.isdigit() or days != str(int(days)):
+            raise ValueError(f"obligation {text!r}: the days are not a whole number")
+        return cls(kind, int(days))
+
     def to_json(self) -> str | dict[str, int]:
         """The form the policy file uses: ``"log"`` or ``{"retain_days": 30}``."""
         return self.kind.value if self.days is None else {self.kind.value: self.days}

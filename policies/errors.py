@@ -7,13 +7,18 @@ personal value.
 
 from __future__ import annotations
 
-from consent_ledger.errors import CustosError
+from custos_errors import CustosError
 
 __all__ = [
+    "AccessDenied",
+    "ConsentWithdrawn",
+    "DecisionNotUsable",
     "InvalidDecisionRequest",
+    "ObligationForbids",
     "PolicyError",
     "PolicyInvalid",
     "UnknownCategory",
+    "UnknownDecision",
     "UnknownDepartment",
     "UnknownPurpose",
 ]
@@ -60,3 +65,40 @@ class InvalidDecisionRequest(PolicyError):
     """A decision request is malformed: a naive clock, no categories, another client's consent."""
 
     code = "invalid_decision_request"
+
+
+class UnknownDecision(PolicyError):
+    """No decision with that id was made for this app."""
+
+    code = "unknown_decision"
+
+
+class DecisionNotUsable(PolicyError):
+    """A decision exists but does not cover what is being done with it."""
+
+    code = "decision_not_usable"
+
+
+class AccessDenied(PolicyError):
+    """The policy denied the access the request needed."""
+
+    code = "access_denied"
+
+
+class ConsentWithdrawn(PolicyError):
+    """An allow is being acted on after the client withdrew, narrowed or let lapse the
+    consent it rested on, or was erased: the consent of the moment decides, not the one the
+    decision saw."""
+
+    code = "consent_withdrawn"
+
+
+class ObligationForbids(PolicyError):
+    """An obligation of the allow rules out what is being done with it (``aggregate_only``
+    read as a row, say); ``obligation`` names it."""
+
+    code = "obligation_forbids"
+
+    def __init__(self, message: str, *, obligation: str, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.obligation = obligation

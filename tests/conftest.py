@@ -38,3 +38,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     server_url: str = request.getfixturevalue("postgres_url")
     with fresh_database(server_url) as url:
         yield url
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """Where an installation under test keeps its key files."""
+    return tmp_path / "keys"

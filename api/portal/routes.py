@@ -11,7 +11,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from api.errors import Unauthenticated
 from api.portal.consent_forms import ConsentForm, Plan, consent_page_context, make_plan
 from api.portal.i18n import localized, translator
 from api.portal.sessions import PortalSession
@@ -33,7 +32,8 @@ from api.routes import me as me_api
 from api.schemas import MAX_INDEX
 from consent_ledger.catalogue import Catalogue
 from consent_ledger.encoding import decode_entry
-from consent_ledger.errors import ConsentNotFound, CustosError
+from consent_ledger.errors import ConsentNotFound, Unauthenticated
+from custos_errors import CustosError
 
 __all__ = ["router"]
 

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from api.principals import Principal, Role
 from consent_ledger.db import Database
 from consent_ledger.encoding import format_timestamp
+from consent_ledger.principals import Principal, Role
 
 __all__ = [
     "ABSOLUTE_LIFETIME",

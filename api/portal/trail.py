@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from api.audit import TrailEntry, TrailQuery
 from api.portal.i18n import MESSAGES, Translator, localized, translator
 from api.state import Services
+from consent_ledger.audit import TrailEntry, TrailQuery
 from consent_ledger.catalogue import Catalogue
 
 __all__ = ["PAGE_SIZE", "TrailFilters", "trail_rows"]

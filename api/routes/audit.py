@@ -8,18 +8,15 @@ import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from api.audit import TrailQuery
 from api.deps import AuditorCaller, ServicesDep
-from api.problems import Problem
+from api.problems import problem_responses
 from api.routes.me import page
 from api.schemas import MAX_INDEX, TrailPage
+from consent_ledger.audit import TrailQuery
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
-_ERRORS = {
-    code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (400, 401, 403, 422)
-}
+_ERRORS = problem_responses(400, 401, 403, 422)
 _TIME = r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?Z?)?$"
 
 
@@ -51,7 +48,7 @@ def _query(
     )
 
 
-@router.get("/trail", response_model=TrailPage, responses=_ERRORS)  # type: ignore[arg-type]
+@router.get("/trail", response_model=TrailPage, responses=_ERRORS)
 def trail(
     auditor: AuditorCaller,
     services: ServicesDep,
@@ -90,7 +87,7 @@ def trail(
 @router.get(
     "/export",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/jsonl": {}}}, **_ERRORS},  # type: ignore[dict-item]
+    responses={200: {"content": {"application/jsonl": {}}}, **_ERRORS},
 )
 def export(
     auditor: AuditorCaller,

@@ -7,10 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter, Header
 
-from api.decisions import DecisionAsk, RecordedDecision
 from api.deps import AppCaller, ServicesDep
-from api.principals import Principal
-from api.problems import Problem
+from api.problems import problem_responses
 from api.schemas import (
     TRACE_ID_PATTERN,
     BatchDecisionRequest,
@@ -19,13 +17,12 @@ from api.schemas import (
     DecisionResponse,
 )
 from api.state import Services
+from consent_ledger.principals import Principal
+from policies.service import DecisionAsk, RecordedDecision
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
 
-_ERRORS = {
-    code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (400, 401, 403, 404, 422)
-}
+_ERRORS = problem_responses(400, 401, 403, 404, 422)
 
 
 def ask_of(r: DecisionRequest) -> DecisionAsk:
@@ -63,7 +60,7 @@ async def record_decisions(
     return [_view(r) for r in recorded]
 
 
-@router.post("/decisions", response_model=DecisionResponse, responses=_ERRORS)  # type: ignore[arg-type]
+@router.post("/decisions", response_model=DecisionResponse, responses=_ERRORS)
 async def decide_one(
     body: DecisionRequest,
     app: AppCaller,
@@ -75,7 +72,7 @@ async def decide_one(
     return answer
 
 
-@router.post("/decisions:batch", response_model=BatchDecisionResponse, responses=_ERRORS)  # type: ignore[arg-type]
+@router.post("/decisions:batch", response_model=BatchDecisionResponse, responses=_ERRORS)
 async def decide_batch(
     body: BatchDecisionRequest,
     app: AppCaller,

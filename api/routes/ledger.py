@@ -10,16 +10,13 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from api.deps import AuditorCaller, ServicesDep
-from api.problems import Problem
+from api.problems import problem_responses
 from api.schemas import MAX_INDEX
 from consent_ledger.export import export_lines
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
 
-_ERRORS = {
-    code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (400, 401, 403, 422)
-}
+_ERRORS = problem_responses(400, 401, 403, 422)
 
 
 @router.get(
@@ -43,7 +40,7 @@ def public_key(services: ServicesDep) -> PlainTextResponse:
     return PlainTextResponse(services.custos.ledger.signer.verifier_key() + "\n")
 
 
-@router.get("/proofs/inclusion", responses=_ERRORS)  # type: ignore[arg-type]
+@router.get("/proofs/inclusion", responses=_ERRORS)
 def inclusion(
     services: ServicesDep,
     caller: AuditorCaller,
@@ -54,7 +51,7 @@ def inclusion(
     return services.custos.ledger.inclusion_proof(index, tree_size).as_json()
 
 
-@router.get("/proofs/consistency", responses=_ERRORS)  # type: ignore[arg-type]
+@router.get("/proofs/consistency", responses=_ERRORS)
 def consistency(
     services: ServicesDep,
     caller: AuditorCaller,
@@ -68,7 +65,7 @@ def consistency(
 @router.get(
     "/entries",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/jsonl": {}}}, **_ERRORS},  # type: ignore[dict-item]
+    responses={200: {"content": {"application/jsonl": {}}}, **_ERRORS},
 )
 def entries(
     services: ServicesDep,

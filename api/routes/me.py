@@ -6,11 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from api.audit import TrailQuery
 from api.deps import ClientCaller, ServicesDep
-from api.principals import Principal
-from api.problems import Problem
-from api.receipts import build_receipt
+from api.problems import problem_responses
 from api.schemas import (
     MAX_INDEX,
     ConsentChange,
@@ -22,15 +19,15 @@ from api.schemas import (
     TrailPage,
 )
 from api.state import Services
+from consent_ledger.audit import TrailQuery
 from consent_ledger.errors import ConsentNotFound, InvalidRequest
+from consent_ledger.principals import Principal
+from consent_ledger.receipts import build_receipt
 from consent_ledger.registry import Recorded
 
 router = APIRouter(prefix="/v1/me", tags=["client"])
 
-_ERRORS = {
-    code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (400, 401, 403, 404, 409, 422)
-}
+_ERRORS = problem_responses(400, 401, 403, 404, 409, 422)
 
 
 def _client_id(me: Principal) -> str:
@@ -57,13 +54,13 @@ def _ref(recorded: Recorded) -> LedgerRef:
     return LedgerRef(ledger_index=last.index, timestamp=last.timestamp)
 
 
-@router.get("/consent", response_model=ConsentView, responses=_ERRORS)  # type: ignore[arg-type]
+@router.get("/consent", response_model=ConsentView, responses=_ERRORS)
 def get_consent(me: ClientCaller, services: ServicesDep) -> ConsentView:
     """The consent in force now (an expired one reads as inactive)."""
     return consent_view(services, _client_id(me))
 
 
-@router.post("/consent", response_model=LedgerRef, status_code=201, responses=_ERRORS)  # type: ignore[arg-type]
+@router.post("/consent", response_model=LedgerRef, status_code=201, responses=_ERRORS)
 def grant(body: ConsentGrant, me: ClientCaller, services: ServicesDep) -> LedgerRef:
     """Grant a consent: a level, purposes and, optionally, when it ends by itself."""
     return _ref(
@@ -71,7 +68,7 @@ def grant(body: ConsentGrant, me: ClientCaller, services: ServicesDep) -> Ledger
     )
 
 
-@router.patch("/consent", response_model=LedgerRef, responses=_ERRORS)  # type: ignore[arg-type]
+@router.patch("/consent", response_model=LedgerRef, responses=_ERRORS)
 def change(body: ConsentChange, me: ClientCaller, services: ServicesDep) -> LedgerRef:
     """Upgrade or downgrade the level, switch purposes on and off, or set a new end date
     (``no_expiry`` for none); each is its own ledger entry."""
@@ -97,13 +94,13 @@ def change(body: ConsentChange, me: ClientCaller, services: ServicesDep) -> Ledg
     return _ref(recorded)
 
 
-@router.post("/consent/revoke", response_model=LedgerRef, responses=_ERRORS)  # type: ignore[arg-type]
+@router.post("/consent/revoke", response_model=LedgerRef, responses=_ERRORS)
 def revoke(body: ConsentRevoke, me: ClientCaller, services: ServicesDep) -> LedgerRef:
     """Withdraw the whole consent, or only some purposes; effective for the next decision."""
     return _ref(services.custos.registry.revoke(_client_id(me), body.purposes))
 
 
-@router.get("/trail", response_model=TrailPage, responses=_ERRORS)  # type: ignore[arg-type]
+@router.get("/trail", response_model=TrailPage, responses=_ERRORS)
 def trail(
     me: ClientCaller,
     services: ServicesDep,
@@ -136,7 +133,7 @@ def page(items: list[Any], limit: int) -> TrailPage:
     )
 
 
-@router.get("/receipt", responses=_ERRORS)  # type: ignore[arg-type]
+@router.get("/receipt", responses=_ERRORS)
 def receipt(
     me: ClientCaller,
     services: ServicesDep,
@@ -160,7 +157,7 @@ def receipt(
     )
 
 
-@router.post("/erasure", response_model=LedgerRef, responses=_ERRORS)  # type: ignore[arg-type]
+@router.post("/erasure", response_model=LedgerRef, responses=_ERRORS)
 def erase(me: ClientCaller, services: ServicesDep) -> LedgerRef:
     """Erase me: my key and values are destroyed; the ledger keeps its pseudonymous entries."""
     cid = _client_id(me)

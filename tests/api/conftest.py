@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import api_settings
 from api.state import Services, build_services
-from consent_ledger.seed import SimulatedClock
 from consent_ledger.settings import ledger_settings
+from policies.seed import SimulatedClock
 
 
 @dataclass

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from consent_ledger.cli import app
+from api.cli import app
 from consent_ledger.encoding import decode_entry
 from consent_ledger.runtime import open_custos
 from consent_ledger.settings import ledger_settings

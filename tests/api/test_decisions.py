@@ -170,7 +170,7 @@ def test_patch_with_only_an_end_date_renews(world: World) -> None:
 
 
 def test_decision_ids_are_time_ordered_and_unguessable() -> None:
-    from api.decisions import _decision_id
+    from policies.service import _decision_id
 
     ids = [_decision_id() for _ in range(1000)]
     assert all(len(i) == 32 and all(c in "0123456789abcdef" for c in i) for i in ids)

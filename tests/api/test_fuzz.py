@@ -24,8 +24,8 @@ from schemathesis.checks import (
 from api.app import create_app
 from api.settings import api_settings
 from api.state import build_services
-from consent_ledger.seed import SimulatedClock
 from consent_ledger.settings import ledger_settings
+from policies.seed import SimulatedClock
 
 _KEYS: dict[str, str] = {}
 

@@ -9,18 +9,13 @@ from pathlib import Path
 import pytest
 
 from consent_ledger.runtime import Custos, open_custos
-from consent_ledger.seed import SimulatedClock
 from consent_ledger.settings import ledger_settings
+from policies.seed import SimulatedClock
 
 
 @pytest.fixture
 def clock() -> SimulatedClock:
     return SimulatedClock(datetime(2026, 1, 1, 9, 0, tzinfo=UTC))
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "keys"
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from consent_ledger.export import export_lines
 from consent_ledger.ledger import Ledger, NewEntry
 from consent_ledger.note import NoteSigner
 from consent_ledger.runtime import open_custos
-from consent_ledger.seed import SimulatedClock
 from consent_ledger.settings import ledger_settings
+from policies.seed import SimulatedClock
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 # A published test key, never used outside tests: the seed is the bytes 0..31.

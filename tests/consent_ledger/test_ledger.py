@@ -20,8 +20,8 @@ from consent_ledger.merkle import (
 )
 from consent_ledger.note import Checkpoint, NoteVerifier, open_checkpoint
 from consent_ledger.runtime import Custos, open_custos
-from consent_ledger.seed import SimulatedClock
 from consent_ledger.settings import ledger_settings
+from policies.seed import SimulatedClock
 
 
 def _fill(custos: Custos, n: int, batch: int = 1) -> None:

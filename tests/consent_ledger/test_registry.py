@@ -17,7 +17,7 @@ from consent_ledger.errors import (
     VaultError,
 )
 from consent_ledger.runtime import Custos
-from consent_ledger.seed import SimulatedClock
+from policies.seed import SimulatedClock
 
 PERSONAL = {
     "user.name": "Mei Lindqvist-Zhou",

@@ -15,9 +15,9 @@ from sqlalchemy import create_engine, text
 from consent_ledger import encoding, verify
 from consent_ledger.ledger import NewEntry
 from consent_ledger.runtime import Custos, open_custos
-from consent_ledger.seed import SimulatedClock
 from consent_ledger.settings import ledger_settings
 from consent_ledger.verify import NotVerifiable, VerificationFailed, verify_ledger
+from policies.seed import SimulatedClock
 
 SIZE = 40
 

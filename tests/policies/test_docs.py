@@ -30,4 +30,4 @@ def test_every_code_is_documented(name: str) -> None:
 
 def test_error_codes_are_distinct() -> None:
     """No two policy errors share a code, so the API can map each to its own response."""
-    assert len(ERROR_CODES) == len(set(ERROR_CODES)) == 6
+    assert len(ERROR_CODES) == len(set(ERROR_CODES)) == 11

@@ -19,11 +19,11 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.decisions import DecisionAsk
 from api.settings import api_settings
 from api.state import Services, build_services
-from consent_ledger.seed import SimulatedClock
 from consent_ledger.settings import ledger_settings
+from policies.seed import SimulatedClock
+from policies.service import DecisionAsk
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Route, expect
 
-from api.audit import TrailQuery
-from api.receipts import verify_receipt
+from consent_ledger.audit import TrailQuery
+from consent_ledger.receipts import verify_receipt
 from tests.portal.conftest import PHONE, LiveServer, open_page, screenshot, sign_in
 
 pytestmark = pytest.mark.slow

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from api.audit import TrailQuery
 from api.portal.consent_forms import add_months
 from api.portal.i18n import MESSAGES, format_time, negotiate
-from api.receipts import verify_receipt
+from consent_ledger.audit import TrailQuery
 from consent_ledger.encoding import decode_entry
+from consent_ledger.receipts import verify_receipt
 from tests.portal.conftest import PortalWorld, csrf_from
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "api" / "portal" / "templates"

@@ -13,17 +13,19 @@ import hmac
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from api.errors import Unauthenticated
-from api.principals import Principal, Role
-from consent_ledger.db import Database
+from consent_ledger.db import Tx
 from consent_ledger.encoding import format_timestamp
-from consent_ledger.errors import InvalidRequest
+from consent_ledger.entries import KeyRotated
+from consent_ledger.errors import InvalidRequest, Unauthenticated
+from consent_ledger.ledger import Ledger
+from consent_ledger.principals import Principal, Role
 
 __all__ = ["AccountStore", "IssuedKey"]
 
@@ -45,8 +47,15 @@ def _hash(secret: str) -> bytes:
 
 
 class AccountStore:
-    def __init__(self, db: Database, departments: frozenset[str]) -> None:
-        self.db = db
+    def __init__(
+        self,
+        ledger: Ledger,
+        departments: frozenset[str],
+        new_id: Callable[[], str] = lambda: secrets.token_hex(8),
+    ) -> None:
+        self.ledger = ledger
+        self.new_id = new_id
+        self.db = ledger.db
         self.departments = departments
         self._hasher = PasswordHasher()
         self._cache: dict[str, tuple[float, bytes, Principal]] = {}
@@ -62,26 +71,41 @@ class AccountStore:
         client_id: str | None = None,
         password: str | None = None,
     ) -> IssuedKey:
-        if not name.strip():
-            raise InvalidRequest("a name is required", field="name")
-        account_id = secrets.token_hex(8)
-        secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
         pw_hash = None if password is None else self._hasher.hash(password)
         with self.db.write() as tx:
-            tx.execute(
-                "INSERT INTO accounts (id, kind, name, department, client_id, secret_hash,"
-                " password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    account_id,
-                    role.value,
-                    name,
-                    department,
-                    client_id,
-                    _hash(secret),
-                    pw_hash,
-                    format_timestamp(now),
-                ),
+            return self._insert(
+                tx, role, name, now, department=department, client_id=client_id, pw_hash=pw_hash
             )
+
+    def _insert(
+        self,
+        tx: Tx,
+        role: Role,
+        name: str,
+        now: datetime,
+        *,
+        department: str | None,
+        client_id: str | None,
+        pw_hash: str | None,
+    ) -> IssuedKey:
+        if not name.strip():
+            raise InvalidRequest("a name is required", field="name")
+        account_id = self.new_id()
+        secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+        tx.execute(
+            "INSERT INTO accounts (id, kind, name, department, client_id, secret_hash,"
+            " password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                account_id,
+                role.value,
+                name,
+                department,
+                client_id,
+                _hash(secret),
+                pw_hash,
+                format_timestamp(now),
+            ),
+        )
         return IssuedKey(account_id, f"{_PREFIX}{role.value}_{account_id}.{secret}")
 
     def create_app(self, department: str, name: str, now: datetime) -> IssuedKey:
@@ -105,24 +129,33 @@ class AccountStore:
         return self._issue(Role.CLIENT, username, now, client_id=client_id, password=password)
 
     def rotate(self, account_id: str, now: datetime) -> IssuedKey:
-        """Revoke a key and issue a new one for the same account holder."""
-        with self.db.read() as tx:
+        """Revoke a key and issue a new one for the same account holder, recording the
+        rotation on the ledger in the same transaction."""
+        with self._cache_lock:
+            self._cache.pop(account_id, None)
+        with self.db.write() as tx:
             row = tx.one(
                 "SELECT kind, name, department, client_id, password_hash FROM accounts"
                 " WHERE id = ? AND revoked_at IS NULL",
                 (account_id,),
             )
-        if row is None:
-            raise InvalidRequest(f"no active account {account_id}", field="account_id")
-        self.revoke(account_id, now)
-        kind, name, department, client_id, pw_hash = row
-        issued = self._issue(Role(kind), name, now, department=department, client_id=client_id)
-        if pw_hash is not None:
-            with self.db.write() as tx:
-                tx.execute(
-                    "UPDATE accounts SET password_hash = ? WHERE id = ?",
-                    (pw_hash, issued.account_id),
-                )
+            if row is None:
+                raise InvalidRequest(f"no active account {account_id}", field="account_id")
+            kind, name, department, client_id, pw_hash = row
+            tx.execute(
+                "UPDATE accounts SET revoked_at = ? WHERE id = ?",
+                (format_timestamp(now), account_id),
+            )
+            issued = self._insert(
+                tx,
+                Role(kind),
+                name,
+                now,
+                department=department,
+                client_id=client_id,
+                pw_hash=pw_hash,
+            )
+            self.ledger.append(tx, [KeyRotated("account", account_id=account_id).entry()])
         return issued
 
     def revoke(self, account_id: str, now: datetime) -> None:

@@ -54,7 +54,8 @@ def _die(message: str, code: int) -> NoReturn:
 @contextmanager
 def _opening_errors() -> Iterator[None]:
     """Opening a database: not Custos' or a bad URL is usage (2), a domain refusal is 1."""
-    from consent_ledger.errors import CustosError, NotACustosDatabase
+    from consent_ledger.errors import NotACustosDatabase
+    from custos_errors import CustosError
 
     try:
         yield
@@ -172,7 +173,7 @@ def ledger_prove(
     """Print an RFC 9162 inclusion or consistency proof as JSON."""
     import orjson
 
-    from consent_ledger.errors import CustosError
+    from custos_errors import CustosError
 
     if (index is None) == (old_size is None):
         _die("give exactly one of --index or --old-size", EXIT_USAGE)
@@ -246,12 +247,12 @@ def demo_seed(
 
 def _seed(custos, clients: int, seed: int, end: datetime | None) -> None:  # type: ignore[no-untyped-def]
     from consent_ledger.ledger import utc_now
-    from consent_ledger.seed import SimulatedClock, seed_population
+    from policies.seed import SimulatedClock, seed_population
 
     clock = SimulatedClock(datetime.now(UTC))
     custos.ledger.clock = clock
     try:
-        summary = seed_population(custos.registry, clock, clients=clients, seed=seed, as_of=end)
+        summary = seed_population(custos, clock, clients=clients, seed=seed, as_of=end)
     finally:
         custos.ledger.clock = utc_now
     custos.ledger.checkpoint()
@@ -295,7 +296,7 @@ def _services(db: str | None, data_dir: Path | None):  # type: ignore[no-untyped
 
 def _with_services(db: str | None, data_dir: Path | None, call: Any) -> Any:
     """Run one call on freshly opened services and close them; a domain refusal exits 1."""
-    from consent_ledger.errors import CustosError
+    from custos_errors import CustosError
 
     services = _services(db, data_dir)
     try:
@@ -347,16 +348,10 @@ def keys_rotate(
         _die("give exactly one of --account or --master", EXIT_USAGE)
 
     def rotate(services: Any) -> str:
-        from consent_ledger.keys import rotate_master_key
-        from consent_ledger.ledger import NewEntry
-
         if account is None:
-            count = rotate_master_key(services.custos)
+            count = services.custos.rotate_master_key()
             return f"master key rotated; {count} client keys re-wrapped"
         issued = services.accounts.rotate(account, services.clock())
-        services.custos.ledger.record(
-            NewEntry("key_rotated", None, {"kind": "account", "account_id": account})
-        )
         return f"account {account} revoked; new account {issued.account_id}: {issued.key}"
 
     typer.echo(_with_services(db, data_dir, rotate))

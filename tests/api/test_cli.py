@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from consent_ledger.cli import app
+from api.cli import app
 from consent_ledger.merkle import (
     leaf_hash,
     root_from_leaf_hashes,

@@ -3,6 +3,10 @@
 Every choice comes from one seeded generator and every timestamp from a simulated clock,
 so the same seed, size and ``as_of`` give byte-identical ledger entries (and so the same
 Merkle root); only the random vault keys and nonces differ between runs.
+
+Departments act through the same services as the live API: one seeded app account per
+department asks the decision service, collects and reads through ``DataAccess``, so the demo
+ledger holds exactly the entry shapes production writes.
 """
 
 from __future__ import annotations
@@ -12,17 +16,28 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from consent_ledger.accounts import AccountStore
 from consent_ledger.catalogue import Catalogue
-from consent_ledger.errors import CustosError
-from consent_ledger.registry import ConsentRegistry
+from consent_ledger.principals import Principal, Role
+from consent_ledger.runtime import Custos
+from consent_ledger.writer import BatchWriter
+from custos_errors import CustosError
+from policies.access import DataAccess
+from policies.holder import PolicyHolder
+from policies.loader import DEFAULT_POLICY_PATH
+from policies.redemption import Channel, blocking_obligation
+from policies.service import DecisionAsk, DecisionLog
 
 __all__ = ["SeedSummary", "SimulatedClock", "seed_population"]
 
 _SURNAMES = ["Wang", "Li", "Zhang", "Liu", "Chen", "Müller", "Smith", "García", "Okafor", "Sato"]
 _GIVEN = ["Wei", "Fang", "Jun", "Mei", "Anna", "James", "Lucía", "Chidi", "Yuki", "Lars"]
 _DEPARTMENTS = ["advisory", "risk", "research", "compliance"]
+# Decisions live only minutes; the seed reads right after it decides.
+_TTL = timedelta(minutes=5)
 _PURPOSE_USE = {
     "advisory": ["investment_advice", "suitability"],
     "risk": ["risk_monitoring"],
@@ -94,18 +109,56 @@ Step = Callable[[], object]
 
 
 def seed_population(
-    registry: ConsentRegistry,
+    custos: Custos,
     clock: SimulatedClock,
     *,
     clients: int,
     seed: int = 7,
     as_of: datetime | None = None,
     days: int = 365,
+    policy_path: Path = DEFAULT_POLICY_PATH,
 ) -> SeedSummary:
     """Simulate ``days`` of client life ending at ``as_of``: onboarding, consents, changes,
-    revocations, data use by departments, expiries and one erasure."""
+    revocations, data use by departments, expiries and one erasure. ``custos``'s ledger
+    must run on ``clock``."""
     rng = random.Random(seed)
     end = as_of or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    clock.now = end - timedelta(days=days)
+    writer = BatchWriter(custos.ledger)
+    try:
+        return _simulate(custos, clock, writer, rng, clients, end, days, policy_path)
+    finally:
+        writer.close()
+
+
+def _simulate(
+    custos: Custos,
+    clock: SimulatedClock,
+    writer: BatchWriter,
+    rng: random.Random,
+    clients: int,
+    end: datetime,
+    days: int,
+    policy_path: Path,
+) -> SeedSummary:
+    registry = custos.registry
+    policy = PolicyHolder(policy_path, custos.catalogue, custos.ledger)
+    decisions = DecisionLog(
+        registry, policy, writer, clock, _TTL, new_id=lambda: f"{rng.getrandbits(128):032x}"
+    )
+    data = DataAccess(decisions, registry, writer, clock)
+    accounts = AccountStore(
+        custos.ledger, frozenset(policy.current.cells), new_id=lambda: f"{rng.getrandbits(64):016x}"
+    )
+    apps = {
+        dept: Principal(
+            accounts.create_app(dept, f"seed {dept} app", clock.now).account_id,
+            Role.APP,
+            f"seed {dept} app",
+            dept,
+        )
+        for dept in _DEPARTMENTS
+    }
     start = end - timedelta(days=days)
     catalogue: Catalogue = registry.catalogue
     summary = SeedSummary()
@@ -128,13 +181,15 @@ def seed_population(
         summary.clients.append(cid)
 
         def onboard() -> None:
+            # The KYC desk records the consent, then collects what it covers, for KYC.
             registry.register_client(cid)
-            registry.collect(
-                cid,
-                {k: v for k, v in profile.items() if catalogue.category(k).level <= level},
-                by="compliance",
-            )
             registry.grant(cid, level, _purposes(rng), expires)
+            data.collect(
+                apps["compliance"],
+                cid,
+                "kyc",
+                {k: v for k, v in profile.items() if catalogue.category(k).level <= level},
+            )
 
         at(joined, onboard)
         t = joined
@@ -147,13 +202,16 @@ def seed_population(
             wanted = rng.choice(catalogue.categories)
 
             def use(dept: str = dept, purpose: str = purpose, category: str = wanted.key) -> None:
-                current = registry.current(cid)
-                allowed = current is not None and current.covers(
-                    catalogue.category(category).level, purpose, clock.now
-                )
-                registry.record_use(
-                    cid, category=category, purpose=purpose, allowed=allowed, by=dept
-                )
+                app = apps[dept]
+                access = "aggregate" if purpose == "research_analytics" else "row"
+                (made,) = decisions.decide(app, [DecisionAsk(cid, purpose, (category,), access)])
+                d = made.decision
+                # A row allow is read at once; research's aggregate allows wait for the DP layer.
+                if (
+                    d.allowed
+                    and blocking_obligation(d.obligations, access, Channel.DATA_API) is None
+                ):
+                    data.read(app, made.decision_id, cid)
 
             at(t, use)
         roll = rng.random()
@@ -164,14 +222,15 @@ def seed_population(
 
                 def upgrade(new_level: int = new_level) -> None:
                     registry.change_level(cid, new_level)
-                    registry.collect(
+                    data.collect(
+                        apps["advisory"],
                         cid,
+                        "suitability",
                         {
                             k: v
                             for k, v in profile.items()
                             if catalogue.category(k).level == new_level
                         },
-                        by="advisory",
                     )
 
                 at(change_at, upgrade)

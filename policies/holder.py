@@ -16,8 +16,9 @@ import orjson
 import structlog
 
 from consent_ledger.catalogue import Catalogue
-from consent_ledger.errors import CustosError
-from consent_ledger.ledger import Ledger, NewEntry
+from consent_ledger.entries import PolicyLoaded
+from consent_ledger.ledger import Ledger
+from custos_errors import CustosError
 from policies.compiled import CompiledPolicy, compile_policy
 from policies.loader import load_policy
 
@@ -63,19 +64,7 @@ class PolicyHolder:
             if row is not None and row[0] == recorded:
                 return
             self.ledger.append(
-                tx,
-                [
-                    NewEntry(
-                        "policy_loaded",
-                        None,
-                        {
-                            "policy_id": "custos/firm",
-                            "version": version,
-                            "catalogue_version": self.catalogue_version,
-                            "file": self.path.name,
-                        },
-                    )
-                ],
+                tx, [PolicyLoaded(version, self.catalogue_version, self.path.name).entry()]
             )
             tx.execute("DELETE FROM custos_meta WHERE key = 'policy_version'")
             tx.execute(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from consent_ledger.encoding import decode_entry
 from consent_ledger.runtime import open_custos
-from consent_ledger.seed import SimulatedClock, seed_population
 from consent_ledger.settings import ledger_settings
+from policies.seed import SimulatedClock, seed_population
 
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -20,7 +20,7 @@ def _seed(tmp_path: Path, name: str) -> tuple[bytes, list[str]]:
         clock=clock,
     )
     try:
-        seed_population(custos.registry, clock, clients=40, seed=3, as_of=AS_OF)
+        seed_population(custos, clock, clients=40, seed=3, as_of=AS_OF)
         types = [decode_entry(e.leaf).type for e in custos.ledger.entries()]
         return custos.ledger.tail().root, types
     finally:
