@@ -201,6 +201,7 @@ def ledger_export(
 ) -> None:
     """One JSON line per entry: index, decoded fields and ``leaf`` (base64 canonical bytes)."""
     from consent_ledger.export import export_lines
+    from custos_errors import CustosError
 
     if format != "jsonl":
         _die(f"unsupported format {format!r}; only jsonl", EXIT_USAGE)
@@ -210,6 +211,8 @@ def ledger_export(
         for line in export_lines(custos.ledger.entries(start, end)):
             out.write(line)
         out.flush()
+    except CustosError as exc:  # an entry whose body is not its type's shape
+        _die(exc.message, EXIT_FAILED)
     finally:
         custos.close()
 

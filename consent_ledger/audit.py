@@ -15,6 +15,7 @@ from typing import Any
 
 from consent_ledger.db import Database, Tx
 from consent_ledger.encoding import decode_entry
+from consent_ledger.entries import parse_body
 
 __all__ = ["AuditIndex", "TrailEntry", "TrailQuery"]
 
@@ -48,36 +49,21 @@ class TrailEntry:
 
 
 def _rows_for(idx: int, raw: bytes) -> Iterator[tuple[Any, ...]]:
-    """The index rows of one entry: one per category it concerns (at least one)."""
+    """The index rows of one entry: one per category it concerns (at least one). The facts
+    come from the entry's typed body, so every writer's entries are filed the same way."""
     e = decode_entry(raw)
-    body: Mapping[str, Any] = e.body
-    app_id = department = purpose = outcome = None
-    categories: list[str] = []
-    if "input" in body:  # a decision, in OPA decision-log shape
-        principal = body["input"]["principal"]
-        app_id, department = principal.get("app_id"), principal.get("department")
-        purpose = body["input"].get("action")
-        categories = list(body["input"]["resource"].get("categories", []))
-        outcome = body["result"].get("outcome")
-    else:
-        app_id = body.get("app_id")
-        department = body.get("department") or body.get("by")
-        purpose = body.get("purpose")
-        if isinstance(body.get("categories"), list):
-            categories = list(body["categories"])
-        elif isinstance(body.get("category"), str):
-            categories = [body["category"]]
-    for seq, category in enumerate(categories or [None]):
+    facts = parse_body(idx, e.type, e.body).facts()
+    for seq, category in enumerate(facts.categories or (None,)):
         yield (
             idx,
             seq,
             e.type,
             e.subject,
-            app_id,
-            department,
-            purpose,
+            facts.app_id,
+            facts.department,
+            facts.purpose,
             category,
-            outcome,
+            facts.outcome,
             e.timestamp,
         )
 

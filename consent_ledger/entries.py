@@ -217,6 +217,23 @@ class AccessDecided(NamedTuple):
         return _new(kind, self.client_id, self)
 
 
+def _act_json(
+    app_id: str, department: str, decision_id: str, purpose: str, categories: tuple[str, ...]
+) -> dict[str, Any]:
+    """The members every act under a decision records: who, under which decision, what for."""
+    return {
+        "app_id": app_id,
+        "department": department,
+        "decision_id": decision_id,
+        "purpose": purpose,
+        "categories": list(categories),
+    }
+
+
+def _act_fields(b: Mapping[str, Any]) -> tuple[str, str, str, str, tuple[str, ...]]:
+    return b["app_id"], b["department"], b["decision_id"], b["purpose"], tuple(b["categories"])
+
+
 class DataAccessed(NamedTuple):
     """Values handed out under an allow decision, through one redemption channel."""
 
@@ -229,12 +246,7 @@ class DataAccessed(NamedTuple):
     obligations: tuple[str, ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "app_id": self.app_id,
-            "department": self.department,
-            "decision_id": self.decision_id,
-            "purpose": self.purpose,
-            "categories": list(self.categories),
+        return _act_json(*self[:5]) | {
             "channel": self.channel,
             "obligations": list(self.obligations),
         }
@@ -257,14 +269,7 @@ class DataUsed(NamedTuple):
     reported_at: str
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "app_id": self.app_id,
-            "department": self.department,
-            "decision_id": self.decision_id,
-            "purpose": self.purpose,
-            "categories": list(self.categories),
-            "reported_at": self.reported_at,
-        }
+        return _act_json(*self[:5]) | {"reported_at": self.reported_at}
 
     def facts(self) -> AuditFacts:
         return AuditFacts(self.app_id, self.department, self.purpose, self.categories)
@@ -286,15 +291,7 @@ class RedemptionRefused(NamedTuple):
     reason: str
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "app_id": self.app_id,
-            "department": self.department,
-            "decision_id": self.decision_id,
-            "purpose": self.purpose,
-            "categories": list(self.categories),
-            "channel": self.channel,
-            "reason": self.reason,
-        }
+        return _act_json(*self[:5]) | {"channel": self.channel, "reason": self.reason}
 
     def facts(self) -> AuditFacts:
         return AuditFacts(self.app_id, self.department, self.purpose, self.categories, "refused")
@@ -370,30 +367,11 @@ _PARSERS: dict[EntryType, Any] = {
     EntryType.ACCESS_DENIED: AccessDecided.from_json,
     EntryType.ACCESS_NOT_APPLICABLE: AccessDecided.from_json,
     EntryType.DATA_ACCESSED: lambda b: DataAccessed(
-        b["app_id"],
-        b["department"],
-        b["decision_id"],
-        b["purpose"],
-        tuple(b["categories"]),
-        b["channel"],
-        tuple(b["obligations"]),
+        *_act_fields(b), b["channel"], tuple(b["obligations"])
     ),
-    EntryType.DATA_USED: lambda b: DataUsed(
-        b["app_id"],
-        b["department"],
-        b["decision_id"],
-        b["purpose"],
-        tuple(b["categories"]),
-        b["reported_at"],
-    ),
+    EntryType.DATA_USED: lambda b: DataUsed(*_act_fields(b), b["reported_at"]),
     EntryType.REDEMPTION_REFUSED: lambda b: RedemptionRefused(
-        b["app_id"],
-        b["department"],
-        b["decision_id"],
-        b["purpose"],
-        tuple(b["categories"]),
-        b["channel"],
-        b["reason"],
+        *_act_fields(b), b["channel"], b["reason"]
     ),
     EntryType.DATA_ERASED: lambda b: DataErased(tuple(b["destroyed"])),
     EntryType.POLICY_LOADED: lambda b: PolicyLoaded(

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 import orjson
 
 from consent_ledger.encoding import decode_entry
+from consent_ledger.entries import parse_body
 from consent_ledger.ledger import StoredEntry
 
 __all__ = ["export_lines"]
@@ -15,9 +16,12 @@ __all__ = ["export_lines"]
 
 def export_lines(entries: Iterable[StoredEntry]) -> Iterator[bytes]:
     """Each line: ``index``, the decoded fields, and ``leaf``, the base64 of the exact bytes
-    whose SHA-256(0x00 || bytes) is the entry's leaf hash."""
+    whose SHA-256(0x00 || bytes) is the entry's leaf hash. Every body is checked against its
+    entry type first (``consent_ledger.entries``): an export never hands an auditor an entry
+    of a shape the documentation does not describe."""
     for stored in entries:
         entry = decode_entry(stored.leaf)
+        parse_body(stored.index, entry.type, entry.body)
         line = {
             "index": stored.index,
             "prev_hash": entry.prev_hash.hex(),

@@ -13,6 +13,6 @@
 """
 
 from custos_client._client import AsyncCustosClient, CustosClient
-from custos_client._types import CustosProblem, Decision
+from custos_client._types import CustosProblem, Decision, Values
 
-__all__ = ["AsyncCustosClient", "CustosClient", "CustosProblem", "Decision"]
+__all__ = ["AsyncCustosClient", "CustosClient", "CustosProblem", "Decision", "Values"]

@@ -11,7 +11,7 @@ from typing import Any, Self
 
 import httpx
 
-from custos_client._types import CustosProblem, Decision
+from custos_client._types import CustosProblem, Decision, Values
 
 __all__ = ["AsyncCustosClient", "CustosClient"]
 
@@ -109,9 +109,11 @@ class CustosClient:
         body = self._send(_batch_call(asks))
         return [Decision.from_json(a[0], d) for a, d in zip(asks, body["decisions"], strict=True)]
 
-    def read(self, decision: Decision) -> dict[str, Any]:
-        """The values an allow decision covers (raises CustosProblem for anything else)."""
-        return dict(self._send(_read_call(decision))["values"])
+    def read(self, decision: Decision) -> Values:
+        """The values an allow decision covers, with their instructions (raises
+        CustosProblem for anything else, e.g. ``obligation_forbids`` for an aggregate-only
+        allow or ``consent_withdrawn`` once the client has withdrawn)."""
+        return Values(self._send(_read_call(decision)))
 
     def close(self) -> None:
         self._http.close()
@@ -165,8 +167,8 @@ class AsyncCustosClient:
         body = await self._send(_batch_call(asks))
         return [Decision.from_json(a[0], d) for a, d in zip(asks, body["decisions"], strict=True)]
 
-    async def read(self, decision: Decision) -> dict[str, Any]:
-        return dict((await self._send(_read_call(decision)))["values"])
+    async def read(self, decision: Decision) -> Values:
+        return Values(await self._send(_read_call(decision)))
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
-__all__ = ["CustosProblem", "Decision"]
+__all__ = ["CustosProblem", "Decision", "Values"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,36 @@ class Decision:
             ledger_index=body["ledger_index"],
             timestamp=body["timestamp"],
         )
+
+
+class Values(Mapping[str, Any]):
+    """The values a read returned, by category, with what the app must do with them:
+    ``masked`` (shown as their last four characters), and ``retain_days`` / ``delete_by``
+    (keep them no longer). Reads like the plain dict of values it wraps."""
+
+    def __init__(self, body: Mapping[str, Any]) -> None:
+        self._values: dict[str, Any] = dict(body["values"])
+        how = body["instructions"]
+        self.obligations: tuple[str, ...] = tuple(body["obligations"])
+        self.masked: bool = bool(how["masked"])
+        self.retain_days: int | None = how.get("retain_days")
+        delete_by = how.get("delete_by")
+        self.delete_by: datetime | None = (
+            None if delete_by is None else datetime.fromisoformat(delete_by)
+        )
+        self.ledger_index: int = int(body["ledger_index"])
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"Values(categories={sorted(self._values)}, retain_days={self.retain_days})"
 
 
 class CustosProblem(Exception):

@@ -24,7 +24,7 @@ from policies.decision import (
     Resource,
 )
 from policies.dpv import dpv_export
-from policies.engine import DecisionEngine, PolicyEngine, decide
+from policies.engine import decide
 from policies.errors import (
     InvalidDecisionRequest,
     PolicyError,
@@ -44,13 +44,11 @@ __all__ = [
     "CompiledPolicy",
     "Context",
     "Decision",
-    "DecisionEngine",
     "InvalidDecisionRequest",
     "Obligation",
     "ObligationKind",
     "Outcome",
     "Policy",
-    "PolicyEngine",
     "PolicyError",
     "PolicyInvalid",
     "ReasonCode",

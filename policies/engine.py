@@ -15,9 +15,7 @@ denied for the first failing category in the order above (then in request order)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Protocol
 
 from consent_ledger.consent import Consent
 from policies.compiled import Cell, CompiledPolicy, Template, covers
@@ -38,7 +36,7 @@ from policies.errors import (
     UnknownPurpose,
 )
 
-__all__ = ["DecisionEngine", "PolicyEngine", "consent_summary", "decide"]
+__all__ = ["consent_summary", "decide"]
 
 # A request for several categories is refused for the category whose verdict comes first in
 # the order of evaluation: forbids, then no permit / out of scope, then consent, then proof.
@@ -48,29 +46,6 @@ _RANK = {code: 0 for code in FORBID_CODES} | {
     ReasonCode.PROOF_REQUIRED: 3,
 }
 _CONSENT_RANK = 2
-
-
-class DecisionEngine(Protocol):
-    """What the API needs from a policy engine; tests of the API may pass a fake."""
-
-    @property
-    def version(self) -> str: ...
-
-    def decide(self, consent: Consent | None, request: Request) -> Decision: ...
-
-
-@dataclass(frozen=True)
-class PolicyEngine:
-    """The engine over one compiled policy; swap the instance to load a new version."""
-
-    compiled: CompiledPolicy
-
-    @property
-    def version(self) -> str:
-        return self.compiled.version
-
-    def decide(self, consent: Consent | None, request: Request) -> Decision:
-        return decide(self.compiled, consent, request)
 
 
 def decide(policy: CompiledPolicy, consent: Consent | None, request: Request) -> Decision:

@@ -11,6 +11,7 @@ from api.portal.i18n import MESSAGES, Translator, localized, translator
 from api.state import Services
 from consent_ledger.audit import TrailEntry, TrailQuery
 from consent_ledger.catalogue import Catalogue
+from consent_ledger.entries import ConsentChanged, parse_body
 
 __all__ = ["PAGE_SIZE", "TrailFilters", "trail_rows"]
 
@@ -114,34 +115,18 @@ def _consent_change(
 
 
 def _row(entry: TrailEntry, catalogue: Catalogue, t: Translator, lang: str) -> dict[str, Any]:
-    body: Mapping[str, Any] = entry.body
-    who = data = purpose = ""
-    outcome: str | None = None
-    if "input" in body:  # a policy decision
-        decision_input = body["input"]
-        who = department_name(t, str(decision_input["principal"].get("department") or ""))
-        data = _category_names(
-            catalogue, list(decision_input["resource"].get("categories", [])), lang
-        )
-        purpose = str(decision_input.get("action") or "")
-        outcome = str(body.get("result", {}).get("outcome") or "") or None
-    elif entry.type.startswith("consent_"):
-        data, purpose = _consent_change(body, catalogue, t, lang)
-        who = t("you") if entry.type in _BY_CLIENT else ""
+    """One entry as a row, from its typed body (``consent_ledger.entries``)."""
+    body = parse_body(entry.index, entry.type, entry.body)
+    facts = body.facts()
+    if isinstance(body, ConsentChanged):
+        data, purpose = _consent_change(entry.body, catalogue, t, lang)
     else:
-        department = body.get("department") or body.get("by")
-        who = department_name(t, str(department)) if department else ""
-        if entry.type in _BY_CLIENT:
-            who = t("you")
-        if isinstance(body.get("categories"), list):
-            data = _category_names(catalogue, list(body["categories"]), lang)
-        elif isinstance(body.get("category"), str):
-            data = _category_names(catalogue, [body["category"]], lang)
-        purpose = str(body.get("purpose") or "")
-        if entry.type == "access_allowed":
-            outcome = "allow"
-        elif entry.type == "access_denied":
-            outcome = "deny"
+        data = _category_names(catalogue, list(facts.categories), lang)
+        purpose = facts.purpose or ""
+    if entry.type in _BY_CLIENT:
+        who = t("you")
+    else:
+        who = department_name(t, facts.department) if facts.department else ""
     if purpose in catalogue.purpose_map:
         purpose = localized(catalogue.purpose_map[purpose].name, lang)
     event_key = f"ev_{entry.type}"
@@ -152,7 +137,7 @@ def _row(entry: TrailEntry, catalogue: Catalogue, t: Translator, lang: str) -> d
         "who": who,
         "data": data,
         "purpose": purpose,
-        "outcome": outcome,
+        "outcome": facts.outcome if facts.outcome in _OUTCOMES else None,
     }
 
 

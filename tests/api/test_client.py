@@ -27,7 +27,9 @@ def test_sync_client_decides_and_reads(world: World, base_url: str) -> None:
     with CustosClient(base_url, world.advisory) as custos:
         d = custos.decide(world.alice, "investment_advice", [AUM])
         assert d.allowed and d.categories == (AUM,) and d.ledger_index >= 0
-        assert custos.read(d) == {AUM: 2_500_000}
+        values = custos.read(d)
+        assert values == {AUM: 2_500_000}
+        assert not values.masked and values.retain_days is None and values.ledger_index > 0
         denied = custos.decide(world.bob, "investment_advice", [AUM])
         assert not denied.allowed and denied.reason_code == "no_consent"
         with pytest.raises(CustosProblem) as info:

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.server import free_port
+from tests.support.server import free_port, wait_until_healthy
 
 CUSTOS = str(Path(sys.executable).with_name("custos"))
 
@@ -48,16 +48,7 @@ def test_workers_share_the_ledger_and_stop_together(tmp_path: Path) -> None:
     server = subprocess.Popen([CUSTOS, "serve", *common, "--port", str(port), "--workers", "2"])
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(base + "/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the workers did not start"
-            assert server.poll() is None
-            time.sleep(0.1)
+        wait_until_healthy(base, server)
         workers = _children(server.pid)
         assert len(workers) >= 2  # the two servers (spawn may add its resource tracker)
         with sqlite3.connect(tmp_path / "w.db") as conn:

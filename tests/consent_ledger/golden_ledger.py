@@ -13,6 +13,19 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from consent_ledger.consent import ConsentEvent
+from consent_ledger.entries import (
+    AccessDecided,
+    ClientRegistered,
+    ConsentChanged,
+    DataAccessed,
+    DataCollected,
+    DataErased,
+    DataUsed,
+    KeyRotated,
+    PolicyLoaded,
+    RedemptionRefused,
+)
 from consent_ledger.export import export_lines
 from consent_ledger.ledger import Ledger, NewEntry
 from consent_ledger.note import NoteSigner
@@ -24,51 +37,58 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 # A published test key, never used outside tests: the seed is the bytes 0..31.
 SIGNER = NoteSigner("custos.test/golden", Ed25519PrivateKey.from_private_bytes(bytes(range(32))))
 
+_CLIENT = "c_00000000000000a1"
+_APP = "00000000000000aa"
+_BEFORE = {"level": 2, "purposes": ["kyc", "marketing"], "granted_at": "2026-01-01T00:00:02Z"}
+
+
+def _decided(decision_id: str, outcome: str, code: str, obligations: tuple[str, ...]) -> NewEntry:
+    return AccessDecided(
+        decision_id,
+        "f" * 64,
+        _APP,
+        "compliance",
+        "kyc",
+        _CLIENT,
+        ("user.name",),
+        "row",
+        None,
+        False,
+        outcome,
+        code,
+        "compliance-kyc" if outcome == "allow" else "marketing-separate-opt-in",
+        obligations,
+        None,
+    ).entry()
+
+
+# One entry of each shape production writes, in the typed bodies of consent_ledger.entries.
 EVENTS = [
-    NewEntry("client_registered", "c_00000000000000a1", {}),
-    NewEntry(
-        "data_collected",
-        "c_00000000000000a1",
-        {"by": "compliance", "categories": ["user.government_id", "user.name"]},
+    PolicyLoaded("f" * 64, "e" * 64, "ünïcödé 名字 \u2028 tab\t.yaml").entry(),
+    ClientRegistered().entry(_CLIENT),
+    ConsentChanged(ConsentEvent.GRANTED, None, {**_BEFORE, "expires_at": None}).entry(_CLIENT),
+    _decided("0" * 32, "allow", "allowed", ("log", "retain_days:1825")),
+    DataCollected(("user.government_id", "user.name"), "compliance", _APP, "kyc", "0" * 32).entry(
+        _CLIENT
     ),
-    NewEntry(
-        "consent_granted",
-        "c_00000000000000a1",
-        {
-            "to": {
-                "level": 2,
-                "purposes": ["kyc", "marketing"],
-                "granted_at": "2026-01-01T00:00:02Z",
-                "expires_at": None,
-            }
-        },
+    DataAccessed(_APP, "compliance", "0" * 32, "kyc", ("user.name",), "data_api", ("log",)).entry(
+        _CLIENT
     ),
-    NewEntry(
-        "access_allowed",
-        "c_00000000000000a1",
-        {
-            "decision_id": "0" * 32,
-            "result": {"outcome": "allow", "obligations": ["log"]},
-            "input": {"action": "kyc", "resource": {"categories": ["user.name"]}},
-        },
+    DataUsed(_APP, "compliance", "0" * 32, "kyc", ("user.name",), "2026-01-01T00:00:06Z").entry(
+        _CLIENT
     ),
-    NewEntry(
-        "consent_purposes_changed",
-        "c_00000000000000a1",
-        {"from": {"purposes": ["kyc", "marketing"]}, "to": {"purposes": ["kyc"]}},
-    ),
-    NewEntry(
-        "access_denied",
-        "c_00000000000000a1",
-        {
-            "decision_id": "1" * 32,
-            "result": {"outcome": "deny", "reason_code": "purpose_not_consented"},
-        },
-    ),
-    NewEntry(
-        "data_erased", "c_00000000000000a1", {"destroyed": ["vault_key", "vault_values", "consent"]}
-    ),
-    NewEntry("policy_loaded", None, {"version": "f" * 64, "note": "ünïcödé 名字 \u2028 tab\t"}),
+    ConsentChanged(
+        ConsentEvent.PURPOSES_CHANGED,
+        {**_BEFORE, "expires_at": None},
+        {**_BEFORE, "purposes": ["kyc"], "expires_at": None},
+    ).entry(_CLIENT),
+    RedemptionRefused(
+        _APP, "compliance", "0" * 32, "kyc", ("user.name",), "data_api", "purpose_not_consented"
+    ).entry(_CLIENT),
+    _decided("1" * 32, "deny", "purpose_not_consented", ()),
+    KeyRotated("account", account_id=_APP).entry(),
+    KeyRotated("master", keys=1).entry(),
+    DataErased().entry(_CLIENT),
 ]
 
 

@@ -10,12 +10,10 @@ from consent_ledger.consent import Consent
 from policies import (
     DEFAULT_POLICY_PATH,
     Context,
-    DecisionEngine,
     InvalidDecisionRequest,
     Obligation,
     ObligationKind,
     Outcome,
-    PolicyEngine,
     ReasonCode,
     Resource,
     UnknownCategory,
@@ -25,6 +23,7 @@ from policies import (
     decide,
     parse_policy,
 )
+from policies.compiled import CompiledPolicy
 from policies.decision import merge_obligations
 from policies.errors import PolicyError
 from tests.policies.support import CATALOGUE, CLIENT, COMPILED, NOW, request
@@ -127,39 +126,31 @@ EXTRA_FORBIDS = """\
 """
 
 
-def _with_extra_forbids() -> PolicyEngine:
+def _with_extra_forbids() -> CompiledPolicy:
     text = DEFAULT_POLICY_PATH.read_text(encoding="utf-8")
     # Put the new forbid first so that file order decides between it and the L1 forbid.
     text = text.replace("forbids:\n", "forbids:\n" + EXTRA_FORBIDS, 1)
     policy = parse_policy(text, "extended.yaml", CATALOGUE)
-    return PolicyEngine(compile_policy(policy, CATALOGUE))
+    return compile_policy(policy, CATALOGUE)
 
 
 def test_first_forbid_in_file_order_decides_and_context_is_checked_per_request() -> None:
     """A forbid with a stage condition fires only in that stage; when it fires it is reported
     before a later forbid, and when it does not the later (static) forbid still applies."""
-    engine = _with_extra_forbids()
+    extended = _with_extra_forbids()
     holdings = "user.financial.holdings_summary"
-    in_stage = engine.decide(
-        EVERYTHING, request("advisory", "marketing", holdings, stage="onboarding")
+    in_stage = decide(
+        extended, EVERYTHING, request("advisory", "marketing", holdings, stage="onboarding")
     )
     assert in_stage.reason_code is ReasonCode.FORBIDDEN_BY_POLICY
     assert in_stage.rule_id == "no-marketing-while-onboarding"
-    outside = engine.decide(EVERYTHING, request("advisory", "marketing", holdings))
+    outside = decide(extended, EVERYTHING, request("advisory", "marketing", holdings))
     assert outside.reason_code is ReasonCode.FORBIDDEN_MARKETING_ABOVE_L1
-    name_in_stage = engine.decide(
-        EVERYTHING, request("advisory", "marketing", "user.name", stage="onboarding")
+    name_in_stage = decide(
+        extended, EVERYTHING, request("advisory", "marketing", "user.name", stage="onboarding")
     )
     assert name_in_stage.reason_code is ReasonCode.FORBIDDEN_BY_POLICY
-    assert engine.version != COMPILED.version
-
-
-def test_policy_engine_is_a_decision_engine() -> None:
-    """PolicyEngine satisfies the DecisionEngine protocol and answers exactly like decide."""
-    engine: DecisionEngine = PolicyEngine(COMPILED)
-    req = request("risk", "risk_monitoring", "user.financial.holdings_summary")
-    assert engine.decide(EVERYTHING, req) == decide(COMPILED, EVERYTHING, req)
-    assert engine.version == COMPILED.version
+    assert extended.version != COMPILED.version
 
 
 def test_decisions_are_immutable() -> None:

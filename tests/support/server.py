@@ -3,21 +3,38 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import uvicorn
 
-__all__ = ["free_port", "serve_in_thread"]
+__all__ = ["free_port", "serve_in_thread", "wait_until_healthy"]
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_until_healthy(base: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    """Poll ``base``/healthz until it answers 200; fail if the process exits or time runs out
+    (generous: a loaded 2-core machine starts uvicorn slowly)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(base + "/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None, "the server exited"
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.1)
 
 
 @contextmanager

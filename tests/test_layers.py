@@ -1,0 +1,56 @@
+"""Imports point one way: api → policies → consent_ledger → custos_errors; privacy and
+federated sit beside api, above policies. Read from the source (ast), so an import inside a
+function counts as much as one at the top."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# package → the project packages it must never import
+FORBIDDEN = {
+    "custos_errors": {"consent_ledger", "policies", "privacy", "federated", "api"},
+    "consent_ledger": {"policies", "privacy", "federated", "api"},
+    "policies": {"privacy", "federated", "api"},
+    "privacy": {"api"},
+    "federated": {"api"},
+}
+
+
+def _imported(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_no_import_points_back_up(package: str) -> None:
+    """No module of a lower package imports a higher one."""
+    wrong = {
+        str(path.relative_to(ROOT)): sorted(_imported(path) & FORBIDDEN[package])
+        for path in (ROOT / package).rglob("*.py")
+    }
+    assert not {k: v for k, v in wrong.items() if v}
+
+
+def test_api_writes_no_ledger_entry_itself() -> None:
+    """Routes, portal and CLI go through the domain services: none builds an entry."""
+    offenders = []
+    for path in (ROOT / "api").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module in {
+                "consent_ledger.entries",
+                "consent_ledger.ledger",
+            }:
+                names = {a.name for a in node.names}
+                if names - {"utc_now"}:
+                    offenders.append(f"{path.relative_to(ROOT)}: {sorted(names)}")
+    assert not offenders
