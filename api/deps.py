@@ -36,6 +36,9 @@ async def current_principal(
 ) -> Principal:
     if credentials is not None:
         return services.accounts.authenticate(credentials.credentials)
+    if "authorization" in request.headers:
+        # Basic, Digest, an empty Bearer: never a reason to fall back to the session cookie.
+        raise Unauthenticated("the Authorization header is not 'Bearer <key>'")
     session = getattr(request.state, "session_principal", None)
     if isinstance(session, Principal):
         return session

@@ -115,7 +115,9 @@ class DecisionLane:
             return
         scope["route"] = self.routes[path]
         try:
-            answers = await record_decisions(self.services, principal, asks, trace_id)
+            answers = await record_decisions(
+                self.services, principal, asks, trace_id, batch=path != "/v1/decisions"
+            )
         except Exception as exc:  # noqa: BLE001 - mapped to a problem exactly as the routes do
             await problem_for(exc, path)(scope, receive, send)
             return

@@ -7,6 +7,7 @@ where one field is at fault, ``field``; request validation adds ``errors``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
@@ -25,17 +26,21 @@ __all__ = [
     "problem_for",
     "problem_response",
     "problem_responses",
+    "problems_as_problem_json",
 ]
 
 log = structlog.get_logger(__name__)
 
 TYPE_BASE = "https://custos.local/problems/"
+_FASTAPI_BODY_ERROR = "There was an error parsing the body"
 
 # code → (HTTP status, title). Every CustosError code and every API-level code is here;
 # a test checks that no code is missing and that each is documented in api/README.md.
 PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "invalid_request": (400, "Invalid request"),
     "malformed_json": (400, "Malformed JSON"),
+    "payload_too_large": (413, "Request body too large"),
+    "unsupported_media_type": (415, "Unsupported media type"),
     "validation_failed": (422, "Request does not match the schema"),
     "unknown_name": (422, "Unknown level, category, purpose or department"),
     "unknown_department": (422, "Unknown department"),
@@ -83,12 +88,47 @@ class Problem(BaseModel):
     errors: list[dict[str, Any]] | None = None
 
 
+def problems_as_problem_json(document: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI files a response model under the route's own media type (application/json),
+    and adds its own 422 model; every error response here is an RFC 9457 problem, served as
+    application/problem+json, so that is the one media type and schema they declare."""
+    for path in document.get("paths", {}).values():
+        for operation in path.values():
+            for status, response in operation.get("responses", {}).items():
+                if str(status)[:1] not in {"4", "5"}:
+                    continue
+                content = response.setdefault("content", {})
+                schema = content.pop("application/json", {}).get("schema") or {
+                    "$ref": "#/components/schemas/Problem"
+                }
+                content["application/problem+json"] = {"schema": schema}
+    return document
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The ``responses`` a route declares for its problem statuses."""
     return {
         status: {"model": Problem, "content": {"application/problem+json": {}}}
         for status in statuses
     }
+
+
+# A quoted value longer than this is cut to an excerpt; a detail longer than _MAX_DETAIL is
+# cut too. Errors quote what was sent ("category 'x' is not in the catalogue"), and a huge
+# submitted value must not come back whole (it did: 60 MB in, a 60 MB problem out).
+_QUOTED = re.compile(r"'([^']{64,})'|\"([^\"]{64,})\"")
+_EXCERPT = 40
+_MAX_DETAIL = 1000
+_MAX_ERRORS = 20
+
+
+def _clip(text: str) -> str:
+    def cut(m: re.Match[str]) -> str:
+        value = m.group(1) if m.group(1) is not None else m.group(2)
+        return f"'{value[:_EXCERPT]}…' ({len(value)} characters)"
+
+    text = _QUOTED.sub(cut, text)
+    return text if len(text) <= _MAX_DETAIL else text[:_MAX_DETAIL] + "…"
 
 
 def problem_response(
@@ -102,14 +142,19 @@ def problem_response(
     obligation: str | None = None,
 ) -> JSONResponse:
     status, title = PROBLEM_TYPES.get(code, PROBLEM_TYPES["custos_error"])
+    if errors is not None:
+        errors = [
+            {k: _clip(v) if isinstance(v, str) else v for k, v in e.items()}
+            for e in errors[:_MAX_ERRORS]
+        ]
     body = Problem(
         type=TYPE_BASE + code,
         title=title,
         status=status,
-        detail=detail,
+        detail=_clip(detail),
         instance=instance,
         code=code,
-        field=field,
+        field=None if field is None else _clip(field),
         obligation=obligation,
         errors=errors,
     )
@@ -172,6 +217,14 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated", 403: "forbidden"}
+    if exc.status_code == 400 and exc.detail == _FASTAPI_BODY_ERROR:
+        # FastAPI's answer when the body cannot be decoded at all (not UTF-8, nested past
+        # the parser's depth): to the caller that is malformed JSON, like a syntax error.
+        return problem_response(
+            "malformed_json",
+            "the request body is not valid JSON (not UTF-8, or nested too deeply)",
+            instance=request.url.path,
+        )
     return problem_response(
         code.get(exc.status_code, "invalid_request"),
         str(exc.detail),

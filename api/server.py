@@ -18,14 +18,27 @@ import signal
 import socket
 from multiprocessing.connection import wait
 from types import FrameType
+from typing import Any
 
-__all__ = ["PortInUse", "serve_workers"]
+__all__ = ["PortInUse", "serve_workers", "uvicorn_options"]
 
 _STOP_SECONDS = 15.0
 
 
 class PortInUse(Exception):
     """Another program already listens on the address."""
+
+
+def uvicorn_options(trusted_proxies: list[str]) -> dict[str, Any]:
+    """The uvicorn settings every way of serving Custos uses. Forwarded headers are believed
+    only from the configured proxies: uvicorn's default believes them from loopback, which
+    let any local caller choose its own address and rotate the sign-in limit away."""
+    return {
+        "log_config": None,
+        "access_log": False,
+        "proxy_headers": bool(trusted_proxies),
+        "forwarded_allow_ips": ",".join(trusted_proxies) if trusted_proxies else "",
+    }
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:
@@ -49,8 +62,12 @@ def _worker(host: str, port: int) -> None:
     configure_logging()
     sock = _listening_socket(host, port)
     sock.listen(2048)
+    from api.settings import api_settings
+
     config = uvicorn.Config(
-        "api.app:app_from_environment", factory=True, log_config=None, access_log=False
+        "api.app:app_from_environment",
+        factory=True,
+        **uvicorn_options(api_settings().trusted_proxy_list),
     )
     uvicorn.Server(config).run(sockets=[sock])
 

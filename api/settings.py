@@ -25,7 +25,18 @@ class ApiSettings(BaseSettings):
     decision_ttl_seconds: int = Field(default=300, ge=1)
     checkpoint_interval_seconds: float = Field(default=2.0, gt=0)
     sign_in_attempts_per_minute: int = Field(default=5, ge=1)
+    # A full decision batch (500 items of 32 categories) is well under the default.
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    # Comma-separated addresses (or CIDR ranges) of reverse proxies whose X-Forwarded-For
+    # and X-Forwarded-Proto are believed. Empty: none, the peer address is the client's.
+    trusted_proxies: str = ""
+    # Serve /docs, /redoc and /openapi.json (from the package's own assets, no CDN).
+    docs: bool = True
     ledger: LedgerSettings = Field(default_factory=ledger_settings)
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     @model_validator(mode="after")
     def _no_default_secrets_in_production(self) -> ApiSettings:

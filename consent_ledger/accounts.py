@@ -20,16 +20,18 @@ from datetime import datetime
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from consent_ledger.db import Tx
+from consent_ledger.db import Database, Tx
 from consent_ledger.encoding import format_timestamp
-from consent_ledger.entries import KeyRotated
+from consent_ledger.entries import KeyRevoked, KeyRotated
 from consent_ledger.errors import InvalidRequest, Unauthenticated
 from consent_ledger.ledger import Ledger
 from consent_ledger.principals import Principal, Role
 
-__all__ = ["AccountStore", "IssuedKey"]
+__all__ = ["AccountStore", "AccountSummary", "IssuedKey", "list_accounts"]
 
 _PREFIX = "cus_"
+# What an erased client's accounts are named instead of their username ("erased:<id>").
+ERASED_NAME_PREFIX = "erased:"
 # Authenticated accounts are remembered this long, so a decision costs no account lookup.
 # A revocation in this process drops the entry at once; one made by another process (the
 # CLI, a second server) takes effect within this many seconds.
@@ -40,6 +42,29 @@ _CACHE_SECONDS = 1.0
 class IssuedKey:
     account_id: str
     key: str
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    """What an operator may see of an account: never its secret or password hash."""
+
+    account_id: str
+    name: str
+    department: str | None
+    created_at: str
+    revoked_at: str | None
+
+
+def list_accounts(db: Database, role: Role) -> list[AccountSummary]:
+    """Every account of ``role``, revoked ones included, oldest first. A function of the
+    database alone: listing needs neither the ledger nor any key."""
+    with db.read() as tx:
+        rows = tx.all(
+            "SELECT id, name, department, created_at, revoked_at FROM accounts"
+            " WHERE kind = ? ORDER BY created_at, id",
+            (role.value,),
+        )
+    return [AccountSummary(str(r[0]), str(r[1]), r[2], str(r[3]), r[4]) for r in rows]
 
 
 def _hash(secret: str) -> bytes:
@@ -158,25 +183,40 @@ class AccountStore:
             self.ledger.append(tx, [KeyRotated("account", account_id=account_id).entry()])
         return issued
 
-    def revoke(self, account_id: str, now: datetime) -> None:
+    def revoke(self, account_id: str, now: datetime) -> str:
+        """Revoke an account's key with no successor, recording it on the ledger in the same
+        transaction; returns the account's role. Refuses an unknown or revoked account."""
         with self._cache_lock:
             self._cache.pop(account_id, None)
         with self.db.write() as tx:
+            row = tx.one(
+                "SELECT kind FROM accounts WHERE id = ? AND revoked_at IS NULL", (account_id,)
+            )
+            if row is None:
+                raise InvalidRequest(f"no active account {account_id}", field="account_id")
             tx.execute(
-                "UPDATE accounts SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                "UPDATE accounts SET revoked_at = ? WHERE id = ?",
                 (format_timestamp(now), account_id),
             )
+            self.ledger.append(tx, [KeyRevoked(account_id, str(row[0])).entry()])
+        return str(row[0])
 
     def revoke_client(self, client_id: str, now: datetime) -> None:
-        """An erased client can no longer sign in or use a token."""
+        """An erased client can no longer sign in or use a token, and no account row says who
+        they were: the username (which people choose from their own names and addresses) is
+        replaced by the account id, on every account the client ever had (a rotation leaves
+        the old, revoked row behind with the same name), and the password hash goes."""
         with self._cache_lock:
             self._cache = {k: v for k, v in self._cache.items() if v[2].client_id != client_id}
         with self.db.write() as tx:
             tx.execute(
-                "UPDATE accounts SET revoked_at = ?, password_hash = NULL"
-                " WHERE client_id = ? AND revoked_at IS NULL",
-                (format_timestamp(now), client_id),
+                "UPDATE accounts SET revoked_at = COALESCE(revoked_at, ?), password_hash = NULL,"
+                " name = ? || id WHERE client_id = ?",
+                (format_timestamp(now), ERASED_NAME_PREFIX, client_id),
             )
+        # The old name is still in the page images of the WAL (SQLite) or in dead tuples
+        # until they are purged, as for the vault's values.
+        self.db.purge_freed_pages()
 
     def authenticate(self, key: str) -> Principal:
         """The principal a bearer key belongs to, or Unauthenticated (never saying why)."""

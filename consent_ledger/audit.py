@@ -9,13 +9,15 @@ decoded, with their indices, so each answer can be checked against an inclusion 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from consent_ledger.catalogue import Catalogue
 from consent_ledger.db import Database, Tx
 from consent_ledger.encoding import decode_entry
-from consent_ledger.entries import parse_body
+from consent_ledger.entries import EntryType, parse_body
+from consent_ledger.errors import UnknownName
 
 __all__ = ["AuditIndex", "TrailEntry", "TrailQuery"]
 
@@ -37,6 +39,27 @@ class TrailQuery:
     until: str | None = None
     after: int = -1
     limit: int = 100
+
+    def check(self, catalogue: Catalogue, departments: Collection[str]) -> TrailQuery:
+        """This query, if every name it filters by exists; UnknownName (naming the field and
+        what would be accepted) otherwise, so a typo is not mistaken for "no entries"."""
+        named = [
+            ("department", self.department, sorted(departments)),
+            ("purpose", self.purpose, sorted(catalogue.purpose_map)),
+            ("category", self.category, None),
+            ("type", self.entry_type, sorted(t.value for t in EntryType)),
+        ]
+        for field, value, known in named:
+            if value is None:
+                continue
+            if known is None:
+                if value not in catalogue.category_map:
+                    raise UnknownName(f"category {value!r} is not in the catalogue", field=field)
+            elif value not in known:
+                raise UnknownName(
+                    f"{field} {value!r} is not one of: {', '.join(known)}", field=field
+                )
+        return self
 
 
 @dataclass(frozen=True)

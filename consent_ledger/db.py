@@ -311,7 +311,7 @@ class Database:
             if self.dialect == "sqlite":
                 cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             else:
-                cur.execute("VACUUM vault_keys, vault_values")
+                cur.execute("VACUUM vault_keys, vault_values, accounts")
         finally:
             cur.close()
 

@@ -30,6 +30,7 @@ __all__ = [
     "DataErased",
     "DataUsed",
     "EntryType",
+    "KeyRevoked",
     "KeyRotated",
     "PolicyLoaded",
     "RedemptionRefused",
@@ -56,6 +57,7 @@ class EntryType(StrEnum):
     DATA_ERASED = "data_erased"
     POLICY_LOADED = "policy_loaded"
     KEY_ROTATED = "key_rotated"
+    KEY_REVOKED = "key_revoked"
 
 
 class AuditFacts(NamedTuple):
@@ -353,6 +355,25 @@ class KeyRotated(NamedTuple):
         return _new(EntryType.KEY_ROTATED, None, self)
 
 
+class KeyRevoked(NamedTuple):
+    """An account's key revoked by an operator (``custos keys revoke``) with no successor;
+    ``kind`` is the account's role (``app``, ``auditor`` or ``client``)."""
+
+    account_id: str
+    kind: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"account_id": self.account_id, "kind": self.kind}
+
+    def facts(self) -> AuditFacts:
+        # An app's account id is the app_id its decisions record, so filtering the trail by
+        # that app shows when it lost its key.
+        return AuditFacts(app_id=self.account_id if self.kind == "app" else None)
+
+    def entry(self) -> NewEntry:
+        return _new(EntryType.KEY_REVOKED, None, self)
+
+
 def _consent(event: ConsentEvent) -> Any:
     return lambda b: ConsentChanged(event, b.get("from"), b.get("to"))
 
@@ -378,6 +399,7 @@ _PARSERS: dict[EntryType, Any] = {
         b["version"], b["catalogue_version"], b["file"], b["policy_id"]
     ),
     EntryType.KEY_ROTATED: lambda b: KeyRotated(b["kind"], b.get("keys"), b.get("account_id")),
+    EntryType.KEY_REVOKED: lambda b: KeyRevoked(b["account_id"], b["kind"]),
 }
 
 

@@ -13,17 +13,10 @@ import orjson
 from consent_ledger.catalogue import Catalogue
 from consent_ledger.consent import Consent
 from consent_ledger.encoding import format_timestamp
+from consent_ledger.firm import FirmDetails, default_firm_details
 from consent_ledger.note import NoteSigner, NoteVerifier
 
 __all__ = ["build_receipt", "receipt_signing_bytes", "verify_receipt"]
-
-_CONTROLLER = {
-    "piiController": "Custos Wealth Partners (demo firm)",
-    "contact": "Data Protection Officer",
-    "address": "1 Example Road, Shanghai",
-    "email": "dpo@custos.example",
-    "phone": "+86 21 0000 0000",
-}
 
 
 def receipt_signing_bytes(receipt: dict[str, Any]) -> bytes:
@@ -39,8 +32,12 @@ def build_receipt(
     signer: NoteSigner,
     now: datetime,
     language: str = "en",
+    firm: FirmDetails | None = None,
 ) -> dict[str, Any]:
+    """A signed receipt in ``language``; the firm's details come from
+    ``policies/firm_details.yaml`` (or ``firm``) in that language."""
     lang = "zh" if language.startswith("zh") else "en"
+    details = firm or default_firm_details()
     purposes = [
         {
             "purpose": getattr(catalogue.purpose(p).name, lang),
@@ -61,14 +58,14 @@ def build_receipt(
         "version": "KI-CR-v1.1.0",
         "jurisdiction": "CN; EU",
         "consentTimestamp": int(consent.granted_at.timestamp()),
-        "collectionMethod": "Custos client portal",
+        "collectionMethod": details.text("collection_method", lang),
         "consentReceiptID": str(uuid.uuid4()),
         "publicKey": signer.verifier_key(),
         "language": lang,
         "piiPrincipalId": consent.client_id,
-        "piiControllers": [_CONTROLLER],
-        "policyUrl": "https://custos.example/privacy",
-        "services": [{"service": "Wealth and tax advisory", "purposes": purposes}],
+        "piiControllers": [details.controller_in(lang)],
+        "policyUrl": details.text("policy_url", lang),
+        "services": [{"service": details.text("service", lang), "purposes": purposes}],
         "sensitive": consent.level >= 3,
         "spiCat": ["financial"] if consent.level >= 2 else [],
         "authorizationLevel": consent.level,

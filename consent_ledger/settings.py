@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["DEFAULT_DATABASE_URL", "LedgerSettings", "ledger_settings"]
@@ -23,6 +23,15 @@ class LedgerSettings(BaseSettings):
     # copy of the database alone can neither decrypt the vault nor forge checkpoints.
     data_dir: Path = Path(".custos")
     ledger_origin: str = Field(default="custos.local/ledger", pattern=r"^[^\s+]+$")
+
+    @field_validator("database_url")
+    @classmethod
+    def _plain_path_is_sqlite(cls, value: str) -> str:
+        # A plain path (what the documented default "./custos.db" invites: --db custos.db,
+        # CUSTOS_DATABASE_URL=/srv/custos.db) names a SQLite file; only a URL has a scheme.
+        if "://" in value:
+            return value
+        return f"sqlite:///{Path(value).expanduser()}" if value else value
 
     @property
     def master_key_path(self) -> Path:

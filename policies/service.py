@@ -25,6 +25,7 @@ from consent_ledger.ledger import Appended, NewEntry
 from consent_ledger.principals import Principal
 from consent_ledger.registry import ConsentRegistry
 from consent_ledger.writer import BatchWriter, Job
+from custos_errors import CustosError
 from policies.decision import (
     App,
     Context,
@@ -146,16 +147,28 @@ class DecisionLog:
         self.ttl = ttl
 
     def decide(
-        self, app: Principal, asks: Sequence[DecisionAsk], trace_id: str | None = None
+        self,
+        app: Principal,
+        asks: Sequence[DecisionAsk],
+        trace_id: str | None = None,
+        *,
+        numbered: bool = False,
     ) -> list[RecordedDecision]:
-        """All or nothing: one bad item refuses the whole batch and writes nothing."""
-        return self._finish(self.writer.run(self.job(app, asks, trace_id)))
+        """All or nothing: one bad item refuses the whole batch and writes nothing. With
+        ``numbered`` (a batch), an error names its item: ``items.3.client_id``."""
+        return self._finish(self.writer.run(self.job(app, asks, trace_id, numbered=numbered)))
 
     async def decide_async(
-        self, app: Principal, asks: Sequence[DecisionAsk], trace_id: str | None = None
+        self,
+        app: Principal,
+        asks: Sequence[DecisionAsk],
+        trace_id: str | None = None,
+        *,
+        numbered: bool = False,
     ) -> list[RecordedDecision]:
         """As ``decide``, awaiting the group commit without holding a thread."""
-        return self._finish(await self.writer.run_async(self.job(app, asks, trace_id)))
+        job = self.job(app, asks, trace_id, numbered=numbered)
+        return self._finish(await self.writer.run_async(job))
 
     @staticmethod
     def _finish(
@@ -168,7 +181,12 @@ class DecisionLog:
         ]
 
     def job(
-        self, app: Principal, asks: Sequence[DecisionAsk], trace_id: str | None = None
+        self,
+        app: Principal,
+        asks: Sequence[DecisionAsk],
+        trace_id: str | None = None,
+        *,
+        numbered: bool = False,
     ) -> Job[list[tuple[str, Decision]]]:
         """The decisions as a writer job: decided inside the batch's transaction, on the
         consent every earlier job in ledger order left."""
@@ -181,19 +199,23 @@ class DecisionLog:
             now = self.clock()
             compiled = self.policy.current
             consents: dict[str, Consent | None] = {}
-            for ask in asks:
-                if ask.client_id not in consents:
-                    consents[ask.client_id] = self.registry.consent_of_client(tx, ask.client_id)
             made: list[tuple[str, Decision]] = []
             entries: list[NewEntry] = []
-            for ask in asks:
-                request = Request(
-                    App(app_id, department),
-                    ask.purpose,
-                    Resource(ask.client_id, ask.categories),
-                    Context(now, ask.access, ask.stage, ask.proof_presented),  # type: ignore[arg-type]
-                )
-                d = decide(compiled, consents[ask.client_id], request)
+            for n, ask in enumerate(asks):
+                try:
+                    if ask.client_id not in consents:
+                        consents[ask.client_id] = self.registry.consent_of_client(tx, ask.client_id)
+                    request = Request(
+                        App(app_id, department),
+                        ask.purpose,
+                        Resource(ask.client_id, ask.categories),
+                        Context(now, ask.access, ask.stage, ask.proof_presented),  # type: ignore[arg-type]
+                    )
+                    d = decide(compiled, consents[ask.client_id], request)
+                except CustosError as exc:
+                    if numbered:
+                        exc.field = f"items.{n}" + ("" if exc.field is None else f".{exc.field}")
+                    raise
                 decision_id = self.new_id()
                 made.append((decision_id, d))
                 entries.append(_recorded(decision_id, app_id, department, ask, d, trace_id).entry())

@@ -4,6 +4,7 @@ change, in words, computed from the consent in force at that moment."""
 from __future__ import annotations
 
 import calendar
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -12,8 +13,16 @@ from api.portal.i18n import format_time, localized, translator
 from api.state import Services
 from consent_ledger.catalogue import Catalogue
 from consent_ledger.consent import Consent
+from custos_errors import CustosError
 
-__all__ = ["DURATIONS", "ConsentForm", "Plan", "consent_page_context", "make_plan"]
+__all__ = [
+    "DURATIONS",
+    "ConsentForm",
+    "PartlyApplied",
+    "Plan",
+    "consent_page_context",
+    "make_plan",
+]
 
 # Choice → months; None lasts until withdrawn. "keep" (the current end date) is the default
 # when a consent is already in force.
@@ -118,23 +127,48 @@ class Plan:
         months = DURATIONS.get(self.duration)
         return None if months is None else add_months(now, months)
 
-    def apply(self, services: Services, client_id: str) -> int:
-        """Make the change; returns the ledger index of its last entry."""
+    def apply(self, services: Services, client_id: str) -> list[int]:
+        """Make the change; returns the ledger index of every entry it wrote, in order.
+
+        A change of level and of uses is two entries (an upgrade and a purpose change):
+        the confirmation names both, so the client can find each on their trail. If a later
+        step is refused after an earlier one was recorded, ``PartlyApplied`` says which
+        entries were written, so the page never claims that nothing changed."""
         registry = services.custos.registry
         now = services.clock()
         if self.kind == "revoke":
-            return registry.revoke(client_id).index
+            return [registry.revoke(client_id).index]
         assert self.level is not None
         if self.kind == "grant":
-            return registry.grant(client_id, self.level, self.purposes, self._expires_at(now)).index
-        index = -1
+            expires = self._expires_at(now)
+            return [registry.grant(client_id, self.level, self.purposes, expires).index]
+        level = self.level
+        steps: list[Callable[[], int]] = []
         if self.level_changed:
-            index = registry.change_level(client_id, self.level, self._expires_at(now)).index
+            steps.append(
+                lambda: registry.change_level(client_id, level, self._expires_at(now)).index
+            )
         if self.purposes_changed:
-            index = registry.set_purposes(client_id, self.purposes).index
+            steps.append(lambda: registry.set_purposes(client_id, self.purposes).index)
         if self.renewing:
-            index = registry.renew(client_id, self._expires_at(now)).index
-        return index
+            steps.append(lambda: registry.renew(client_id, self._expires_at(now)).index)
+        written: list[int] = []
+        for step in steps:
+            try:
+                written.append(step())
+            except CustosError as exc:
+                if written:
+                    raise PartlyApplied(written) from exc
+                raise
+        return written
+
+
+class PartlyApplied(Exception):
+    """A change whose first entries were recorded before a later step was refused."""
+
+    def __init__(self, written: list[int]) -> None:
+        super().__init__(f"recorded {len(written)} entries before a step was refused")
+        self.written = written
 
 
 def make_plan(services: Services, client_id: str, form: ConsentForm, lang: str) -> Plan:

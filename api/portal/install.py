@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.asgi import BodyTooLarge, read_body, replay
+from api.guard import is_portal_path
 from api.portal.routes import router
 from api.portal.sessions import SessionStore, SignInLimiter, tokens_match
 from api.portal.web import (
@@ -53,10 +54,6 @@ SECURITY_HEADERS = {
 }
 
 
-def _is_portal(path: str) -> bool:
-    return path == "/" or path == "/portal" or path.startswith("/portal/")
-
-
 class PortalMiddleware:
     def __init__(self, app: ASGIApp, portal: Portal) -> None:
         self.app = app
@@ -67,13 +64,17 @@ class PortalMiddleware:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
+        path: str = scope["path"]
+        portal_path = is_portal_path(path)
         token = request.cookies.get(SESSION_COOKIE)
+        # A request with an Authorization header authenticates by it alone (api/guard.py has
+        # refused any that is not a bearer key): the cookie is not consulted at all.
+        if not portal_path and "authorization" in request.headers:
+            token = None
         session = await run_in_threadpool(self.portal.sessions.lookup, token) if token else None
         request.state.portal_session = session
         request.state.session_principal = session.principal if session is not None else None
 
-        path: str = scope["path"]
-        portal_path = _is_portal(path)
         if scope["method"] not in _SAFE_METHODS:
             if portal_path:
                 refused, receive = await self._check_form(request, receive)
@@ -113,7 +114,7 @@ class PortalMiddleware:
     def _check_api(self, request: Request) -> Response | None:
         """JSON calls that authenticate with the cookie (not a bearer key) need the header."""
         session = request.state.portal_session
-        if session is None or request.headers.get("authorization"):
+        if session is None:
             return None
         if tokens_match(session.csrf_token, request.headers.get("x-csrf-token")):
             return None

@@ -6,15 +6,29 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
+import structlog
 from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
-from api.portal.consent_forms import ConsentForm, Plan, consent_page_context, make_plan
-from api.portal.i18n import localized, translator
+from api.portal.consent_forms import (
+    ConsentForm,
+    PartlyApplied,
+    Plan,
+    consent_page_context,
+    make_plan,
+)
+from api.portal.i18n import MESSAGES, localized, translator
 from api.portal.sessions import PortalSession
-from api.portal.trail import TrailFilters, trail_rows
+from api.portal.trail import TrailFilters, trail_csv, trail_export, trail_rows
 from api.portal.web import (
     LANG_COOKIE,
     PRESESSION_COOKIE,
@@ -22,12 +36,14 @@ from api.portal.web import (
     Portal,
     PortalDep,
     SessionDep,
+    SignInRequired,
+    error_page,
     language,
     render,
     safe_next,
     set_cookie,
 )
-from api.problems import problem_response
+from api.problems import PROBLEM_TYPES, problem_response
 from api.routes import me as me_api
 from api.schemas import MAX_INDEX
 from consent_ledger.catalogue import Catalogue
@@ -35,9 +51,65 @@ from consent_ledger.encoding import decode_entry
 from consent_ledger.errors import ConsentNotFound, Unauthenticated
 from custos_errors import CustosError
 
-__all__ = ["router"]
+__all__ = ["PortalRoute", "router"]
 
-router = APIRouter(prefix="/portal", include_in_schema=False)
+log = structlog.get_logger(__name__)
+
+# Routes that answer scripts (the in-browser check) keep the API's JSON problems.
+_JSON_ROUTES = ("/portal/proof/",)
+
+
+def _status_of(exc: Exception) -> tuple[int, dict[str, str] | None]:
+    """The HTTP status an exception stands for, as the API's problem map gives it."""
+    if isinstance(exc, RequestValidationError):
+        return 400, None
+    if isinstance(exc, StarletteHTTPException):
+        return exc.status_code, getattr(exc, "headers", None)
+    if isinstance(exc, CustosError):
+        return PROBLEM_TYPES.get(exc.code, PROBLEM_TYPES["custos_error"])[0], None
+    return 500, None
+
+
+class PortalRoute(APIRoute):
+    """A portal page: whatever it fails with is answered with an HTML page in the
+    visitor's language (the middleware adds the portal's security headers), never with the
+    API's English JSON problem. Only 'sign in first' passes through, to its redirect."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if self.path.startswith(_JSON_ROUTES):
+            return handler
+
+        async def page_or_error_page(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except SignInRequired:
+                raise
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a page
+                status, headers = _status_of(exc)
+                if status >= 500:
+                    # The type only: an exception's text may hold a value from the request.
+                    log.error("portal_error", path=request.url.path, error=type(exc).__name__)
+                return error_page(request, request.app.state.portal, status, headers=headers)
+
+        return page_or_error_page
+
+
+class _PagePath(Convertor[str]):
+    """Any path under /portal/ except the static files, which their own mount serves."""
+
+    regex = r"(?!static(?:/|$)).*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("custos_portal_page", _PagePath())
+
+router = APIRouter(prefix="/portal", include_in_schema=False, route_class=PortalRoute)
 
 
 # -- signing in and out ----------------------------------------------------------------
@@ -91,19 +163,24 @@ def sign_in(
     address = request.client.host if request.client else "unknown"
     if not username.strip() or not password:
         return _sign_in_page(request, portal, status=400, error="signin_missing", username=username)
-    wait = portal.limiter.retry_after(username, address)
-    if wait:
+    admission = portal.limiter.admit(username, address)
+    if admission.wait:
         response = _sign_in_page(
-            request, portal, status=429, error="signin_limited", seconds=wait, username=username
+            request,
+            portal,
+            status=429,
+            error="signin_limited",
+            seconds=admission.wait,
+            username=username,
         )
-        response.headers["Retry-After"] = str(wait)
+        response.headers["Retry-After"] = str(admission.wait)
         return response
     try:
         principal = portal.services.accounts.check_password(username, password)
     except Unauthenticated:
-        portal.limiter.record_failure(username, address)
+        # The attempt was counted by admit(): it stays, as a failure.
         return _sign_in_page(request, portal, status=401, error="signin_failed", username=username)
-    portal.limiter.forget_user(username, address)
+    portal.limiter.succeeded(admission, username, address)
     old = request.cookies.get(SESSION_COOKIE)
     if old:
         portal.sessions.end(old)
@@ -143,18 +220,44 @@ def consent_page(
     request: Request,
     portal: PortalDep,
     session: SessionDep,
-    done: Annotated[int | None, Query(ge=0, le=MAX_INDEX)] = None,
+    done: Annotated[list[int], Query(max_length=8)] = [],  # noqa: B006 - FastAPI copies it
     error: str | None = None,
 ) -> HTMLResponse:
-    context = consent_page_context(portal.services, session.client_id, language(request))
+    lang = language(request)
+    context = consent_page_context(portal.services, session.client_id, lang)
     return render(
         request,
         portal,
         "consent.html",
-        done=done,
-        error="conflict" if error else None,
+        done=_done_message(portal, session.client_id, done, lang),
+        error=("done_partly" if done else "conflict") if error else None,
         **context,
     )
+
+
+def _done_message(portal: Portal, client_id: str, indices: list[int], lang: str) -> str | None:
+    """'Recorded as entry #1670 (Consent upgraded) and #1671 (Uses changed)': every entry
+    a confirm wrote, each with what it is. Only the client's own entries are named, so an
+    edited URL cannot make the page describe another client's."""
+    ledger = portal.services.custos.ledger
+    t = translator(lang)
+    named = []
+    for index in sorted(set(indices)):
+        stored = next(iter(ledger.entries(index, index + 1)), None) if index <= MAX_INDEX else None
+        if stored is None:
+            continue
+        entry = decode_entry(stored.leaf)
+        if entry.subject != client_id:
+            continue
+        key = f"ev_{entry.type}"
+        event = t(key) if key in MESSAGES else entry.type
+        named.append(t("done_entry", index=index, event=event))
+    if not named:
+        return None
+    entries = t("done_and").join(named)
+    if len(named) == 1:
+        return t("done_one", entries=entries)
+    return t("done_many", n=len(named), entries=entries)
 
 
 def _consent_form(
@@ -194,10 +297,14 @@ def apply_change(
     if plan.problems:
         return render(request, portal, "review.html", status=409, plan=plan, form=form)
     try:
-        index = plan.apply(portal.services, session.client_id)
+        written = plan.apply(portal.services, session.client_id)
+    except PartlyApplied as partly:
+        query = urlencode([("done", i) for i in partly.written] + [("error", "conflict")])
+        return RedirectResponse(f"/portal/consent?{query}", status_code=303)
     except CustosError:
         return RedirectResponse("/portal/consent?error=conflict", status_code=303)
-    return RedirectResponse(f"/portal/consent?done={index}", status_code=303)
+    query = urlencode([("done", i) for i in written])
+    return RedirectResponse(f"/portal/consent?{query}", status_code=303)
 
 
 # -- who used my data ------------------------------------------------------------------
@@ -225,6 +332,63 @@ def trail_page(
         view=view,
         options=filters.options(services, language(request)),
         verifier_key=services.custos.ledger.signer.verifier_key(),
+        download_csv=filters.link(1, "/portal/trail.csv"),
+        download_json=filters.link(1, "/portal/trail.json"),
+    )
+
+
+def _download_headers(name: str) -> dict[str, str]:
+    return {
+        "Content-Disposition": f'attachment; filename="{name}"',
+        # Another site may link to a download (the browser then saves the client's own
+        # trail for the client) but never embed or read it.
+        "Cross-Origin-Resource-Policy": "same-origin",
+    }
+
+
+def _export(
+    request: Request, portal: Portal, session: PortalSession, filters: tuple[str, ...]
+) -> tuple[dict[str, Any], str]:
+    services = portal.services
+    cleaned = TrailFilters.clean(services, *filters)
+    export = trail_export(services, session.client_id, cleaned, language(request))
+    day = services.clock().strftime("%Y-%m-%d")
+    return export, f"custos-trail-{day}"
+
+
+@router.get("/trail.json")
+def trail_json(
+    request: Request,
+    portal: PortalDep,
+    session: SessionDep,
+    department: str = "",
+    purpose: str = "",
+    category: str = "",
+    outcome: str = "",
+) -> Response:
+    """The filtered trail with each entry's bytes and inclusion proof, and the signed
+    checkpoint they lead to. A GET that changes nothing the client owns, so it needs no
+    CSRF token; the cookie is SameSite=Lax and the answer cannot be read cross-site."""
+    export, name = _export(request, portal, session, (department, purpose, category, outcome))
+    return JSONResponse(export, headers=_download_headers(f"{name}.json"))
+
+
+@router.get("/trail.csv")
+def trail_csv_download(
+    request: Request,
+    portal: PortalDep,
+    session: SessionDep,
+    department: str = "",
+    purpose: str = "",
+    category: str = "",
+    outcome: str = "",
+) -> Response:
+    """The same rows as a spreadsheet; every cell is safe against formula injection."""
+    export, name = _export(request, portal, session, (department, purpose, category, outcome))
+    return Response(
+        trail_csv(export),
+        media_type="text/csv; charset=utf-8",
+        headers=_download_headers(f"{name}.csv"),
     )
 
 
@@ -359,3 +523,26 @@ def erase(
     response = render(request, portal, "erased.html", index=appended.index)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+# -- anything else under /portal -------------------------------------------------------
+
+_ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+@router.api_route("/{rest:custos_portal_page}", methods=_ANY_METHOD)
+def not_a_page(request: Request, portal: PortalDep, rest: str) -> Response:
+    """No portal page at this path (or not for this method): a 404 or 405 page in the
+    visitor's language rather than the API's JSON. Registered last, so every real page
+    matches first; static files are left to their own mount."""
+    if not rest:
+        return RedirectResponse("/portal/consent", status_code=303)
+    allowed: set[str] = set()
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.endpoint is not not_a_page:
+            match, _ = route.matches(request.scope)
+            if match == Match.PARTIAL:
+                allowed |= route.methods or set()
+    if allowed:
+        return error_page(request, portal, 405, headers={"Allow": ", ".join(sorted(allowed))})
+    return error_page(request, portal, 404)

@@ -23,6 +23,7 @@ from consent_ledger.principals import Principal, Role
 __all__ = [
     "ABSOLUTE_LIFETIME",
     "IDLE_LIFETIME",
+    "Admission",
     "PortalSession",
     "SessionStore",
     "SignInLimiter",
@@ -35,6 +36,7 @@ ABSOLUTE_LIFETIME = timedelta(hours=12)
 # read-only while costing a client at most a minute of idle time.
 _REFRESH_AFTER = timedelta(minutes=1)
 _WINDOW = timedelta(seconds=60)
+_PG_SIGN_IN_LOCK = 0x7369676E696E  # "signin"
 
 
 def _sha256(token: str) -> bytes:
@@ -154,6 +156,14 @@ class SessionStore:
             tx.execute("DELETE FROM portal_sessions WHERE id_hash = ?", (key,))
 
 
+@dataclass(frozen=True)
+class Admission:
+    """The limiter's answer: ``wait`` seconds (0: go ahead) and the attempt rows it took."""
+
+    wait: int
+    attempts: tuple[int, ...]
+
+
 class SignInLimiter:
     """At most ``limit`` failed sign-ins per username and per client address in 60 s."""
 
@@ -171,40 +181,48 @@ class SignInLimiter:
 
         return mac("user", username.strip().casefold()), mac("ip", address)
 
-    def retry_after(self, username: str, address: str) -> int:
-        """Seconds until another attempt is allowed; 0 if one is allowed now."""
+    def admit(self, username: str, address: str) -> Admission:
+        """Count this attempt and decide on it in one write transaction, so a concurrent
+        burst cannot all pass the check before any is counted: every attempt takes a place
+        in the window first, and is refused (with the seconds until a place frees up) if
+        the username or the address already has ``limit`` in the last minute."""
         now = self.clock()
-        since = format_timestamp(now - _WINDOW)
-        wait = 0
-        with self.db.read() as tx:
-            for key in self._keys(username, address):
-                rows = tx.all(
-                    "SELECT at FROM sign_in_attempts WHERE key_hash = ? AND at > ?"
-                    " ORDER BY at DESC LIMIT ?",
-                    (key, since, self.limit),
-                )
-                if len(rows) >= self.limit:
-                    # The oldest of the last `limit` failures must age out of the window.
-                    oldest = datetime.fromisoformat(rows[-1][0])
-                    remaining = (oldest + _WINDOW - now).total_seconds()
-                    wait = max(wait, int(remaining) + 1)
-        return wait
-
-    def record_failure(self, username: str, address: str) -> None:
-        now = self.clock()
+        keys = self._keys(username, address)
         with self.db.write() as tx:
+            if tx.dialect == "postgresql":
+                # SQLite's write lock already serializes this; PostgreSQL's read committed
+                # would let two transactions count the same rows.
+                tx.execute("SELECT pg_advisory_xact_lock(?)", (_PG_SIGN_IN_LOCK,))
             tx.execute(
                 "DELETE FROM sign_in_attempts WHERE at <= ?", (format_timestamp(now - _WINDOW),)
             )
-            for key in self._keys(username, address):
-                tx.execute(
-                    "INSERT INTO sign_in_attempts (key_hash, at) VALUES (?, ?)",
+            wait = 0
+            for key in keys:
+                rows = tx.all(
+                    "SELECT at FROM sign_in_attempts WHERE key_hash = ? ORDER BY at DESC LIMIT ?",
+                    (key, self.limit),
+                )
+                if len(rows) >= self.limit:
+                    # The oldest of the last `limit` attempts must age out of the window.
+                    oldest = datetime.fromisoformat(rows[-1][0])
+                    wait = max(wait, int((oldest + _WINDOW - now).total_seconds()) + 1)
+            if wait:
+                return Admission(wait, ())
+            ids = []
+            for key in keys:
+                row = tx.one(
+                    "INSERT INTO sign_in_attempts (key_hash, at) VALUES (?, ?) RETURNING id",
                     (key, format_timestamp(now)),
                 )
+                ids.append(int(row[0]))
+        return Admission(0, tuple(ids))
 
-    def forget_user(self, username: str, address: str) -> None:
-        """After a success the username's count starts again; the address's does not, so
-        one good login cannot launder a spray of guesses at other usernames."""
+    def succeeded(self, admission: Admission, username: str, address: str) -> None:
+        """A good password: the username's count starts again, and this attempt does not
+        count against the address. Earlier failures from the address stay, so one good
+        login cannot launder a spray of guesses at other usernames."""
         user_key, _ = self._keys(username, address)
         with self.db.write() as tx:
             tx.execute("DELETE FROM sign_in_attempts WHERE key_hash = ?", (user_key,))
+            for attempt in admission.attempts:
+                tx.execute("DELETE FROM sign_in_attempts WHERE id = ?", (attempt,))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import csv
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -12,8 +15,17 @@ from api.state import Services
 from consent_ledger.audit import TrailEntry, TrailQuery
 from consent_ledger.catalogue import Catalogue
 from consent_ledger.entries import ConsentChanged, parse_body
+from consent_ledger.merkle import leaf_hash
 
-__all__ = ["PAGE_SIZE", "TrailFilters", "trail_rows"]
+__all__ = [
+    "CSV_COLUMNS",
+    "PAGE_SIZE",
+    "TrailFilters",
+    "spreadsheet_safe",
+    "trail_csv",
+    "trail_export",
+    "trail_rows",
+]
 
 PAGE_SIZE = 25
 # A client's own trail is small (a few entries a day at most); reading all of it lets the
@@ -56,11 +68,11 @@ class TrailFilters:
     def active(self) -> bool:
         return any(vars(self).values())
 
-    def link(self, page: int) -> str:
+    def link(self, page: int, path: str = "/portal/trail") -> str:
         params = {k: v for k, v in vars(self).items() if v}
         if page > 1:
             params["page"] = str(page)
-        return "/portal/trail" + ("?" + urlencode(params) if params else "")
+        return path + ("?" + urlencode(params) if params else "")
 
     def options(self, services: Services, lang: str) -> dict[str, list[tuple[str, str]]]:
         t = translator(lang)
@@ -116,6 +128,22 @@ def _consent_change(
 
 def _row(entry: TrailEntry, catalogue: Catalogue, t: Translator, lang: str) -> dict[str, Any]:
     """One entry as a row, from its typed body (``consent_ledger.entries``)."""
+    row, _ = _row_and_facts(entry, catalogue, t, lang)
+    return row
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """The machine names behind a row's words, for the downloads."""
+
+    department: str | None
+    purpose: str | None
+    categories: tuple[str, ...]
+
+
+def _row_and_facts(
+    entry: TrailEntry, catalogue: Catalogue, t: Translator, lang: str
+) -> tuple[dict[str, Any], _Keys]:
     body = parse_body(entry.index, entry.type, entry.body)
     facts = body.facts()
     if isinstance(body, ConsentChanged):
@@ -130,7 +158,7 @@ def _row(entry: TrailEntry, catalogue: Catalogue, t: Translator, lang: str) -> d
     if purpose in catalogue.purpose_map:
         purpose = localized(catalogue.purpose_map[purpose].name, lang)
     event_key = f"ev_{entry.type}"
-    return {
+    row = {
         "index": entry.index,
         "when": entry.timestamp,
         "event": t(event_key) if event_key in MESSAGES else entry.type,
@@ -139,12 +167,12 @@ def _row(entry: TrailEntry, catalogue: Catalogue, t: Translator, lang: str) -> d
         "purpose": purpose,
         "outcome": facts.outcome if facts.outcome in _OUTCOMES else None,
     }
+    return row, _Keys(facts.department, facts.purpose, tuple(facts.categories))
 
 
-def trail_rows(
-    services: Services, client_id: str, filters: TrailFilters, page: int, lang: str
-) -> dict[str, Any]:
-    """One page of the client's trail, newest first, with links to the pages around it."""
+def _entries(services: Services, client_id: str, filters: TrailFilters) -> list[TrailEntry]:
+    """The client's own entries that pass the filters, newest first. The subject is the
+    session's client, never a request value, so no filter can reach another client."""
     entries = services.audit.query(
         TrailQuery(
             subject=client_id,
@@ -157,6 +185,14 @@ def trail_rows(
         )
     )
     entries.reverse()
+    return entries
+
+
+def trail_rows(
+    services: Services, client_id: str, filters: TrailFilters, page: int, lang: str
+) -> dict[str, Any]:
+    """One page of the client's trail, newest first, with links to the pages around it."""
+    entries = _entries(services, client_id, filters)
     pages = max(1, -(-len(entries) // PAGE_SIZE))
     page = min(page, pages)
     shown = entries[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
@@ -170,3 +206,123 @@ def trail_rows(
         "newer": filters.link(page - 1) if page > 1 else None,
         "older": filters.link(page + 1) if page < pages else None,
     }
+
+
+# -- downloads ------------------------------------------------------------------------
+
+CSV_COLUMNS = (
+    "ledger_index",
+    "timestamp",
+    "event",
+    "entry_type",
+    "department",
+    "data",
+    "categories",
+    "purpose",
+    "outcome",
+    "leaf_hash",
+    "checkpoint_tree_size",
+)
+# A cell that a spreadsheet would read as a formula (or as the start of one after a tab or
+# line break): OWASP's list for CSV injection.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def spreadsheet_safe(value: object) -> str:
+    """A CSV cell no spreadsheet runs as a formula: text starting with = + - @ (or a
+    control character) gets a leading apostrophe, which spreadsheets show as text."""
+    text = "" if value is None else str(value)
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+def _checkpoint(services: Services, entries: list[TrailEntry]) -> tuple[str, int]:
+    """A signed checkpoint whose tree holds every entry: the latest one if it does, else a
+    new one (signing adds no ledger entry, so a download changes nothing the client owns)."""
+    ledger = services.custos.ledger
+    newest = max((e.index for e in entries), default=-1)
+    latest = ledger.latest_checkpoint()
+    note = latest[1] if latest is not None and latest[0] > newest else ledger.checkpoint()
+    return note, int(note.split("\n")[1])
+
+
+def trail_export(
+    services: Services, client_id: str, filters: TrailFilters, lang: str
+) -> dict[str, Any]:
+    """The whole filtered trail (not one page) with what an offline check needs: each entry's
+    canonical bytes, leaf hash and RFC 9162 inclusion proof, and the signed checkpoint (C2SP
+    note) and verifier key those proofs lead to."""
+    entries = _entries(services, client_id, filters)
+    note, size = _checkpoint(services, entries)
+    ledger = services.custos.ledger
+    t = translator(lang)
+    catalogue = services.custos.catalogue
+    items = []
+    for entry in entries:
+        stored = next(iter(ledger.entries(entry.index, entry.index + 1)))
+        row, facts = _row_and_facts(entry, catalogue, t, lang)
+        items.append(
+            {
+                "ledger_index": entry.index,
+                "timestamp": entry.timestamp,
+                "entry_type": entry.type,
+                "event": row["event"],
+                "department": facts.department,
+                "who": row["who"],
+                "purpose": facts.purpose,
+                "purpose_name": row["purpose"],
+                "categories": list(facts.categories),
+                "data": row["data"],
+                "outcome": row["outcome"],
+                "entry": base64.b64encode(stored.leaf).decode(),
+                "leaf_hash": leaf_hash(stored.leaf).hex(),
+                "inclusion_proof": ledger.inclusion_proof(entry.index, size).as_json(),
+            }
+        )
+    return {
+        "client_id": client_id,
+        "language": lang,
+        "filters": {k: v for k, v in vars(filters).items() if v},
+        "checkpoint": {
+            "tree_size": size,
+            "root_hash": note.split("\n")[2],
+            "note": note,
+            "verifier_key": ledger.signer.verifier_key(),
+        },
+        "entries": items,
+    }
+
+
+def trail_csv(export: Mapping[str, Any]) -> str:
+    """The export as a spreadsheet: one row per entry with the tree size of the checkpoint
+    it was proved against; after a blank line, the checkpoint itself. Every cell passes
+    ``spreadsheet_safe``; a byte-order mark lets spreadsheet programs read UTF-8 (Chinese)."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    checkpoint = export["checkpoint"]
+    for item in export["entries"]:
+        writer.writerow(
+            spreadsheet_safe(v)
+            for v in (
+                item["ledger_index"],
+                item["timestamp"],
+                item["event"],
+                item["entry_type"],
+                item["who"],
+                item["data"],
+                " ".join(item["categories"]),
+                item["purpose_name"],
+                item["outcome"] or "",
+                item["leaf_hash"],
+                checkpoint["tree_size"],
+            )
+        )
+    writer.writerow([])
+    for name in ("tree_size", "root_hash", "note", "verifier_key"):
+        writer.writerow(
+            [spreadsheet_safe("checkpoint_" + name), spreadsheet_safe(checkpoint[name])]
+        )
+    return out.getvalue()

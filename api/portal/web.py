@@ -16,6 +16,7 @@ from api.portal.sessions import PortalSession, SessionStore, SignInLimiter
 from api.state import Services
 
 __all__ = [
+    "ERROR_PAGES",
     "LANG_COOKIE",
     "PRESESSION_COOKIE",
     "SESSION_COOKIE",
@@ -24,6 +25,7 @@ __all__ = [
     "SessionDep",
     "SignInRequired",
     "csrf_refused_page",
+    "error_page",
     "language",
     "render",
     "safe_next",
@@ -104,6 +106,27 @@ def render(
 
 def csrf_refused_page(request: Request, portal: Portal) -> Response:
     return render(request, portal, "csrf.html", status=403)
+
+
+# The statuses that have a page of their own (messages ``error_<status>_title`` and
+# ``error_<status>_body``); any other 4xx reads as 400 and any other 5xx as 500.
+ERROR_PAGES = (400, 403, 404, 405, 409, 413, 429, 500)
+
+
+def error_page(
+    request: Request,
+    portal: Portal,
+    status: int,
+    *,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """An error as a page in the visitor's language, never as the API's JSON problem: it
+    says what happened and where to go next, and nothing of the internals."""
+    shown = status if status in ERROR_PAGES else (500 if status >= 500 else 400)
+    response = render(request, portal, "error.html", status=status, error_status=shown)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
 
 
 def safe_next(target: str | None) -> str:

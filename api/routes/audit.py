@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
+from pydantic import AfterValidator
 
 from api.deps import AuditorCaller, ServicesDep
 from api.problems import problem_responses
@@ -17,7 +20,19 @@ from consent_ledger.audit import TrailQuery
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 _ERRORS = problem_responses(400, 401, 403, 422)
-_TIME = r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?Z?)?$"
+_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?Z?)?$")
+
+
+def _time(value: str | None) -> str | None:
+    if value is not None and not _TIME.match(value):
+        raise ValueError(
+            "expected an RFC 3339 UTC date or time: 2026-11-01, 2026-11-01T09:30, "
+            "2026-11-01T09:30:00Z or 2026-11-01T09:30:00.123456Z"
+        )
+    return value
+
+
+Time = Annotated[str | None, AfterValidator(_time)]
 
 
 def _query(
@@ -59,8 +74,8 @@ def trail(
     category: str | None = Query(default=None, pattern=r"^[a-z][a-z0-9_.]{0,63}$"),
     outcome: str | None = Query(default=None, pattern=r"^(allow|deny|not_applicable)$"),
     entry_type: str | None = Query(default=None, alias="type", pattern=r"^[a-z_]{1,40}$"),
-    since: str | None = Query(default=None, pattern=_TIME, description="RFC 3339, inclusive"),
-    until: str | None = Query(default=None, pattern=_TIME, description="RFC 3339, exclusive"),
+    since: Annotated[Time, Query(max_length=32, description="RFC 3339, inclusive")] = None,
+    until: Annotated[Time, Query(max_length=32, description="RFC 3339, exclusive")] = None,
     after: int = Query(
         default=-1, ge=-1, le=MAX_INDEX, description="Continue after this ledger index"
     ),
@@ -81,6 +96,7 @@ def trail(
         after,
         limit,
     )
+    q = q.check(services.custos.catalogue, services.accounts.departments)
     return page(services.audit.query(q), limit)
 
 
@@ -92,8 +108,8 @@ def trail(
 def export(
     auditor: AuditorCaller,
     services: ServicesDep,
-    since: str | None = Query(default=None, pattern=_TIME),
-    until: str | None = Query(default=None, pattern=_TIME),
+    since: Annotated[Time, Query(max_length=32)] = None,
+    until: Annotated[Time, Query(max_length=32)] = None,
 ) -> StreamingResponse:
     """Every entry in a time range as JSON Lines (decoded fields, index, timestamp)."""
 

@@ -50,11 +50,16 @@ def _view(r: RecordedDecision) -> dict[str, Any]:
 
 
 async def record_decisions(
-    services: Services, app: Principal, asks: Sequence[DecisionAsk], trace_id: str | None
+    services: Services,
+    app: Principal,
+    asks: Sequence[DecisionAsk],
+    trace_id: str | None,
+    *,
+    batch: bool = False,
 ) -> list[dict[str, Any]]:
     """Decide, wait until every decision is on the ledger, count them, and shape the answer.
     Both the routes below and the fast lane (api/fast_lane.py) answer through this."""
-    recorded = await services.decisions.decide_async(app, asks, trace_id)
+    recorded = await services.decisions.decide_async(app, asks, trace_id, numbered=batch)
     for r in recorded:
         services.metrics.count_decision(r.decision.outcome.value)
     return [_view(r) for r in recorded]
@@ -80,5 +85,6 @@ async def decide_batch(
     x_trace_id: str | None = Header(default=None, pattern=TRACE_ID_PATTERN),
 ) -> Any:
     """Decide many requests at once; one invalid item refuses the batch and writes nothing."""
-    answers = await record_decisions(services, app, [ask_of(i) for i in body.items], x_trace_id)
+    asks = [ask_of(i) for i in body.items]
+    answers = await record_decisions(services, app, asks, x_trace_id, batch=True)
     return {"decisions": answers}

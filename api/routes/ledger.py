@@ -12,6 +12,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from api.deps import AuditorCaller, ServicesDep
 from api.problems import problem_responses
 from api.schemas import MAX_INDEX
+from consent_ledger.errors import InvalidRequest
 from consent_ledger.export import export_lines
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
@@ -48,7 +49,13 @@ def inclusion(
     tree_size: int | None = Query(default=None, ge=1, le=MAX_INDEX),
 ) -> dict[str, Any]:
     """RFC 9162 §2.1.3 inclusion path of entry ``index`` (default: latest checkpoint)."""
-    return services.custos.ledger.inclusion_proof(index, tree_size).as_json()
+    try:
+        return services.custos.ledger.inclusion_proof(index, tree_size).as_json()
+    except InvalidRequest as exc:
+        # The ledger calls it leaf_index; this endpoint's parameter is `index`.
+        if exc.field == "leaf_index":
+            exc.field = "index"
+        raise
 
 
 @router.get("/proofs/consistency", responses=_ERRORS)

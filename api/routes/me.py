@@ -121,7 +121,7 @@ def trail(
             outcome=outcome,
             after=after,
             limit=limit,
-        )
+        ).check(services.custos.catalogue, services.accounts.departments)
     )
     return page(items, limit)
 

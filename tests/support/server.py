@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import uvicorn
 
+from api.server import uvicorn_options
+
 __all__ = ["free_port", "serve_in_thread", "wait_until_healthy"]
 
 
@@ -38,10 +40,11 @@ def wait_until_healthy(base: str, process: subprocess.Popen[bytes], seconds: flo
 
 
 @contextmanager
-def serve_in_thread(app: Any) -> Iterator[str]:
+def serve_in_thread(app: Any, trusted_proxies: list[str] | None = None) -> Iterator[str]:
+    """The app under uvicorn, configured as `custos serve` configures it."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+        uvicorn.Config(app, host="127.0.0.1", port=port, **uvicorn_options(trusted_proxies or []))
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
