@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench mutate clean
 
 setup: $(STAMP)
 
@@ -30,6 +30,11 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/ledger.py
 	$(BIN)/python bench/decisions.py
+
+# Mutation testing of the pure core (slow; not part of `make test`): every module, or one with
+# `make mutate MODULE=consent_ledger/merkle.py`. See scripts/mutate.py --help.
+mutate: setup
+	$(BIN)/python scripts/mutate.py $(MODULE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

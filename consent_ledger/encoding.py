@@ -47,7 +47,8 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
-GENESIS_PREV_HASH = bytes(32)
+_HASH_SIZE = 32
+GENESIS_PREV_HASH = bytes(_HASH_SIZE)
 _MAX_SAFE_INT = 2**53 - 1
 MAX_DEPTH = 32  # containers inside the body, the body itself being the first
 _PREV_HASH = re.compile(r"[0-9a-f]{64}")
@@ -158,6 +159,23 @@ def _dumps(obj: Mapping[str, Any]) -> bytes:
         raise EncodingError(f"entry cannot be encoded: {exc}") from exc
 
 
+def _header_problem(
+    index: Any, prev_hash: Any, timestamp: Any, kind: Any, subject: Any
+) -> str | None:
+    """What is wrong with an entry's top-level fields, or None. (A function of its own:
+    ``encode_entry``'s parameter ``type`` hides the builtin.)"""
+    if type(index) is not int or not 0 <= index <= _MAX_SAFE_INT:
+        return "index is not a non-negative integer below 2**53"
+    if not isinstance(prev_hash, bytes | bytearray | memoryview) or len(prev_hash) != _HASH_SIZE:
+        return f"prev_hash is not {_HASH_SIZE} bytes"
+    # isinstance: an event type may be a StrEnum, which encodes as its string value.
+    if not isinstance(timestamp, str) or not isinstance(kind, str):
+        return "timestamp and type must be strings"
+    if subject is not None and not isinstance(subject, str):
+        return "subject is neither a string nor null"
+    return None
+
+
 def encode_entry(
     *,
     index: int,
@@ -167,6 +185,11 @@ def encode_entry(
     subject: str | None,
     body: Mapping[str, Any],
 ) -> bytes:
+    """The canonical bytes of one entry; EncodingError for anything ``decode_entry`` would
+    refuse, so that the writer can never append an entry the verifier rejects."""
+    problem = _header_problem(index, prev_hash, timestamp, type, subject)
+    if problem is not None:
+        raise EncodingError(problem)
     if not _plain(body):
         check_value(dict(body))
     return _dumps(

@@ -160,6 +160,9 @@ def stored_verifier_key(url: str) -> str | None:
 
 
 def _broken_link(index: int) -> Problem:
+    if index == 0:
+        # The first entry links to no entry: its prev_hash must be the genesis value.
+        return Problem("its prev_hash is not the genesis value (64 zeros)", 0)
     # The chain cannot tell which side of a broken link was altered; name the earlier one.
     return Problem(
         f"its hash is not the prev_hash that entry {index} records (one of the two was altered)",

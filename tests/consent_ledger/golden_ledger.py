@@ -22,6 +22,7 @@ from consent_ledger.entries import (
     DataCollected,
     DataErased,
     DataUsed,
+    KeyRevoked,
     KeyRotated,
     PolicyLoaded,
     RedemptionRefused,
@@ -88,6 +89,7 @@ EVENTS = [
     _decided("1" * 32, "deny", "purpose_not_consented", ()),
     KeyRotated("account", account_id=_APP).entry(),
     KeyRotated("master", keys=1).entry(),
+    KeyRevoked(_APP, "app").entry(),
     DataErased().entry(_CLIENT),
 ]
 

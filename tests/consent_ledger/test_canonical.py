@@ -347,3 +347,33 @@ def test_linked_run_refuses_the_wrong_arguments() -> None:
         _canonical.linked_run(tuple(raws), hashes, 7, prev)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         _canonical.linked_run(raws, [1, 2, 3], 7, prev)  # type: ignore[list-item]
+
+
+def _fields(
+    prev: bytes = b'"' + _ZERO + b'"', subject: bytes = b"null", ts: bytes = b'"t"'
+) -> bytes:
+    return (
+        b'{"body":{},"index":0,"prev_hash":' + prev + b',"subject":' + subject + b","
+        b'"timestamp":' + ts + b',"type":"x","v":1}'
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (_fields(prev=b"5"), "prev_hash"),
+        (_fields(prev=b"null"), "prev_hash"),
+        (_fields(ts=b"5"), "timestamp, type or body"),
+        (_fields(ts=b"null"), "timestamp, type or body"),
+        (_fields(subject=b"5"), "subject"),
+        (_fields(subject=b"true"), "subject"),
+        (_fields(subject=b'["c"]'), "subject"),
+    ],
+)
+def test_fields_of_the_wrong_type_are_refused_by_both(raw: bytes, message: str) -> None:
+    """A number or null where a string belongs is refused by the compiled and the reference
+    check alike, and entry_link names the field in an EncodingError."""
+    assert _verdicts(raw) == (None, None)
+    assert _verdicts(_fields(subject=b'"c"')) == ((0, bytes(32)),) * 2
+    with pytest.raises(EncodingError, match=message):
+        encoding.entry_link(raw)

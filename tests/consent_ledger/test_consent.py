@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consent_ledger import consent as sm
@@ -112,6 +114,7 @@ def test_expired_consent_covers_nothing() -> None:
     assert lapsed is not None and lapsed.event is ConsentEvent.EXPIRED
 
 
+@settings(deadline=None)  # a pure check: timing on a loaded machine must not fail it
 @given(
     level=st.integers(1, 4),
     asked=st.integers(1, 4),
@@ -129,10 +132,119 @@ def test_renew_sets_a_new_term_and_keeps_the_rest() -> None:
     t = sm.renew(c, NOW, NOW + timedelta(days=365))
     assert t.event is ConsentEvent.RENEWED
     assert t.after == sm.Consent("c_1", 3, frozenset({"kyc"}), NOW, NOW + timedelta(days=365))
-    assert sm.renew(c, NOW, None).after is not None
+    until_withdrawn = sm.renew(c, NOW, None)
+    assert until_withdrawn.after == sm.Consent("c_1", 3, frozenset({"kyc"}), NOW, None)
+    assert until_withdrawn.ledger_body()["to"]["expires_at"] is None
     with pytest.raises(ConsentConflict):
         sm.renew(c, NOW, c.expires_at)
     with pytest.raises(InvalidRequest):
         sm.renew(c, NOW, NOW - timedelta(seconds=1))
     with pytest.raises(ConsentNotFound):
         sm.renew(None, NOW, None)
+
+
+EXPIRED = sm.Consent(
+    "c_1", 3, frozenset({"kyc", "marketing"}), NOW - timedelta(days=9), NOW - timedelta(days=1)
+)
+AT_EXPIRY = sm.Consent("c_1", 3, frozenset({"kyc", "marketing"}), NOW - timedelta(days=9), NOW)
+
+
+@pytest.mark.parametrize("lapsed", [EXPIRED, AT_EXPIRY], ids=["expired", "expiring-now"])
+def test_an_expired_consent_cannot_be_changed(lapsed: sm.Consent) -> None:
+    """A consent whose expiry is at or before now is gone: upgrading, downgrading, renewing,
+    changing purposes or revoking it is ConsentNotFound, never a transition."""
+    changes: list[Callable[[], object]] = [
+        lambda: sm.change_level(CAT, lapsed, 4, NOW),
+        lambda: sm.change_level(CAT, lapsed, 1, NOW),
+        lambda: sm.renew(lapsed, NOW, NOW + timedelta(days=30)),
+        lambda: sm.renew(lapsed, NOW, None),
+        lambda: sm.set_purposes(CAT, lapsed, ["kyc"], NOW),
+        lambda: sm.set_purposes(CAT, lapsed, [], NOW),
+        lambda: sm.revoke(CAT, lapsed, NOW),
+        lambda: sm.revoke(CAT, lapsed, NOW, ["marketing"]),
+    ]
+    for change in changes:
+        with pytest.raises(ConsentNotFound, match=r"^the client has no active consent$"):
+            change()
+    # The same consent a moment before it lapses can still be changed.
+    assert lapsed.expires_at is not None
+    assert sm.change_level(CAT, lapsed, 4, lapsed.expires_at - timedelta(seconds=1)).after
+
+
+def test_covers_depends_on_the_purpose() -> None:
+    """A consent covers only the purposes it names, at any level it includes."""
+    c = sm.Consent("c_1", 4, frozenset({"kyc"}), NOW, None)
+    assert c.covers(1, "kyc", NOW)
+    assert not c.covers(1, "marketing", NOW)
+    assert not c.covers(5, "kyc", NOW)
+
+
+def test_revoking_no_purposes_is_refused() -> None:
+    """revoke(..., []) names no purpose: it is ConsentNotFound, not a whole revocation."""
+    with pytest.raises(ConsentNotFound, match=r"purpose\(s\): \(none given\)$") as info:
+        sm.revoke(CAT, _granted(), NOW, [])
+    assert info.value.field == "purposes"
+    with pytest.raises(ConsentNotFound, match=r"purpose\(s\): marketing$"):
+        sm.revoke(CAT, _granted(2, ("kyc",)), NOW, ["kyc", "marketing"])
+
+
+def test_revoking_without_purposes_withdraws_the_whole_consent() -> None:
+    """revoke() with no purposes ends the consent, and the ledger records what it was."""
+    c = _granted(2, ("kyc", "marketing"))
+    t = sm.revoke(CAT, c, NOW)
+    assert (t.event, t.before, t.after) == (ConsentEvent.REVOKED, c, None)
+    assert t.ledger_body() == {
+        "from": {
+            "level": 2,
+            "purposes": ["kyc", "marketing"],
+            "granted_at": "2026-03-01T00:00:00Z",
+            "expires_at": None,
+        }
+    }
+
+
+def test_ledger_body_records_both_sides_of_a_change() -> None:
+    """A change records the consent before and after it: levels, purposes and times in UTC."""
+    c = sm.Consent("c_1", 2, frozenset({"kyc"}), NOW - timedelta(days=1), NOW + timedelta(days=2))
+    t = sm.change_level(CAT, c, 3, NOW, NOW + timedelta(days=30))
+    assert t.ledger_body() == {
+        "from": {
+            "level": 2,
+            "purposes": ["kyc"],
+            "granted_at": "2026-02-28T00:00:00Z",
+            "expires_at": "2026-03-03T00:00:00Z",
+        },
+        "to": {
+            "level": 3,
+            "purposes": ["kyc"],
+            "granted_at": "2026-03-01T00:00:00Z",
+            "expires_at": "2026-03-31T00:00:00Z",
+        },
+    }
+
+
+def test_changes_check_their_input() -> None:
+    """An unknown level or purpose is refused by a change as by a grant; setting the purposes
+    a consent already has is a conflict."""
+    with pytest.raises(UnknownName):
+        sm.change_level(CAT, _granted(2), 9, NOW)
+    with pytest.raises(UnknownName):
+        sm.set_purposes(CAT, _granted(), ["kyc", "gambling"], NOW)
+    with pytest.raises(ConsentConflict, match="exactly these purposes") as info:
+        sm.set_purposes(CAT, _granted(2, ("kyc", "marketing")), ["marketing", "kyc"], NOW)
+    assert info.value.field == "purposes"
+    changed = sm.set_purposes(CAT, _granted(2, ("kyc", "marketing")), ["kyc"], NOW)
+    assert changed.event is ConsentEvent.PURPOSES_CHANGED
+    assert changed.after == sm.Consent("c_1", 2, frozenset({"kyc"}), NOW, None)
+
+
+def test_consents_and_transitions_are_immutable_values() -> None:
+    """A consent cannot be altered once made, and equal consents hash alike (the engine
+    caches their summaries)."""
+    c = _granted()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        c.level = 4  # type: ignore[misc]
+    assert hash(c) == hash(_granted())
+    t = sm.revoke(CAT, c, NOW)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        t.after = c  # type: ignore[misc]

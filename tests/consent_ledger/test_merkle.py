@@ -619,7 +619,10 @@ def test_invalid_arguments_raise_proof_error() -> None:
         with pytest.raises(ProofError, match=message) as info:
             fn(*args)
         assert info.value.code == "proof_invalid"
-        assert isinstance(info.value, ValueError)
+        # The message starts with the problem itself, not with some other check's words.
+        assert str(info.value).startswith(message), (fn.__name__, str(info.value))
+    # Callers that catch ValueError for bad arguments keep catching proof errors.
+    assert issubclass(ProofError, ValueError)
 
 
 def test_wrong_length_messages_say_what_is_needed() -> None:

@@ -25,6 +25,7 @@ from policies import (
 )
 from policies.compiled import CompiledPolicy
 from policies.decision import merge_obligations
+from policies.engine import consent_summary
 from policies.errors import PolicyError
 from tests.policies.support import CATALOGUE, CLIENT, COMPILED, NOW, request
 
@@ -180,3 +181,227 @@ def test_obligation_days_go_with_retain_days_only() -> None:
         Obligation(ObligationKind.RETAIN_DAYS)
     with pytest.raises(ValueError, match="retain_days"):
         Obligation(ObligationKind.MASK, 3)
+
+
+L2_SUITABILITY = Consent(CLIENT, 2, frozenset({"suitability"}), NOW, None)
+_L2_SUMMARY = "the client's consent is level 2 for suitability, with no expiry"
+_MARKETING_FORBID = (
+    "user.financial.holdings_summary is refused: rule marketing-basic-data-only forbids using "
+    "user.financial.holdings_summary for marketing: Marketing never reaches beyond basic "
+    "information (level 1)."
+)
+
+
+@pytest.mark.parametrize(
+    ("purpose", "categories", "code", "rule", "reason"),
+    [
+        # Proof (rank 3) asked first, consent level (rank 2) second: the consent is blamed.
+        (
+            "suitability",
+            ("user.financial.assets_under_management", "user.financial.household_income"),
+            ReasonCode.LEVEL_NOT_CONSENTED,
+            "advisory-suitability",
+            "user.financial.household_income is refused: rule advisory-suitability needs "
+            "consent at level 4 for user.financial.household_income; " + _L2_SUMMARY,
+        ),
+        # Consent (rank 2) first, outside the permit (rank 1) second: the permit is blamed.
+        (
+            "marketing",
+            ("user.name", "user.government_id"),
+            ReasonCode.CATEGORY_NOT_PERMITTED,
+            "advisory-marketing",
+            "user.government_id is refused: rule advisory-marketing lets advisory use other "
+            "categories for marketing, not user.government_id",
+        ),
+        # Outside the permit (rank 1) first, a forbid (rank 0) second: the forbid is blamed.
+        (
+            "marketing",
+            ("user.government_id", "user.financial.holdings_summary"),
+            ReasonCode.FORBIDDEN_MARKETING_ABOVE_L1,
+            "marketing-basic-data-only",
+            _MARKETING_FORBID,
+        ),
+        # Two forbids (same rank): the one asked for first is blamed, whichever it is.
+        (
+            "marketing",
+            ("user.financial.holdings_summary", "user.financial.tax_records"),
+            ReasonCode.FORBIDDEN_MARKETING_ABOVE_L1,
+            "marketing-basic-data-only",
+            _MARKETING_FORBID,
+        ),
+        (
+            "marketing",
+            ("user.financial.tax_records", "user.financial.holdings_summary"),
+            ReasonCode.FORBIDDEN_TAX_RECORDS_KYC_ONLY,
+            "tax-records-kyc-only",
+            "user.financial.tax_records is refused: rule tax-records-kyc-only forbids using "
+            "user.financial.tax_records for marketing: Tax records are collected under AML "
+            "rules and may serve KYC and nothing else.",
+        ),
+    ],
+)
+def test_a_multi_category_denial_blames_the_first_failure_in_evaluation_order(
+    purpose: str, categories: tuple[str, ...], code: ReasonCode, rule: str, reason: str
+) -> None:
+    """Of several failing categories, the one whose verdict comes first in the order of
+    evaluation (forbid, then outside the permit, then consent, then proof; ties in request
+    order) decides the code, the rule and the reason, word for word."""
+    decision = decide(
+        COMPILED,
+        L2_SUITABILITY,
+        request("advisory", purpose, *categories, stage="qualified_investor_check"),
+    )
+    assert (decision.outcome, decision.reason_code, decision.rule_id, decision.reason) == (
+        Outcome.DENY,
+        code,
+        rule,
+        reason,
+    )
+    assert (decision.categories, decision.obligations) == ((), ())
+    assert [d.category for d in decision.details] == list(categories)
+
+
+def test_a_multi_category_request_without_a_permit_is_not_applicable_unprefixed() -> None:
+    """No permit at all is not a denial of one category: the reason is the policy's own,
+    without a "... is refused:" prefix, and no rule is named."""
+    decision = decide(
+        COMPILED, EVERYTHING, request("compliance", "marketing", "user.name", "user.contact.email")
+    )
+    assert (decision.outcome, decision.reason_code, decision.rule_id, decision.reason) == (
+        Outcome.NOT_APPLICABLE,
+        ReasonCode.NOT_APPLICABLE,
+        None,
+        "the policy has no rule letting compliance pursue marketing",
+    )
+
+
+@pytest.mark.parametrize(
+    ("consent", "args", "kwargs", "code", "rule", "reason"),
+    [
+        (
+            None,
+            ("advisory", "suitability", "user.name"),
+            {},
+            ReasonCode.NO_CONSENT,
+            "advisory-suitability",
+            "rule advisory-suitability needs the client's consent and there is none "
+            "(never given or withdrawn)",
+        ),
+        (
+            Consent(CLIENT, 2, frozenset({"suitability"}), NOW - timedelta(days=2), NOW),
+            ("advisory", "suitability", "user.name"),
+            {},
+            ReasonCode.CONSENT_EXPIRED,
+            "advisory-suitability",
+            "rule advisory-suitability needs an active consent; the client's consent is level 2 "
+            "for suitability, expiring 2026-03-01T09:30:00+00:00",
+        ),
+        (
+            L2_SUITABILITY,
+            ("advisory", "model_training", "user.financial.holdings_summary"),
+            {},
+            ReasonCode.MODEL_TRAINING_NOT_CONSENTED,
+            "model-training-needs-consent",
+            "rule model-training-needs-consent needs consent to model_training; " + _L2_SUMMARY,
+        ),
+        (
+            L2_SUITABILITY,
+            ("advisory", "suitability", "user.financial.assets_under_management"),
+            {"stage": "qualified_investor_check"},
+            ReasonCode.PROOF_REQUIRED,
+            "qualified-investor-proof",
+            "rule qualified-investor-proof: in stage qualified_investor_check, "
+            "user.financial.assets_under_management is shown only by a zero-knowledge proof "
+            "(assets_under_management >= qualified investor threshold); present one instead "
+            "of the value",
+        ),
+    ],
+)
+def test_each_denial_gives_its_exact_reason(
+    consent: Consent | None,
+    args: tuple[str, ...],
+    kwargs: dict[str, str],
+    code: ReasonCode,
+    rule: str,
+    reason: str,
+) -> None:
+    """Every kind of single-category denial carries its code, its rule and its reason text,
+    the consent named as the client sees it."""
+    decision = decide(COMPILED, consent, request(*args, **kwargs))  # type: ignore[arg-type]
+    assert (decision.outcome, decision.reason_code, decision.rule_id, decision.reason) == (
+        Outcome.DENY,
+        code,
+        rule,
+        reason,
+    )
+
+
+def test_a_presented_proof_allows_with_the_proof_obligation() -> None:
+    """In the proof's stage, a presented proof allows and obliges the app to take the proof,
+    not the value; outside that stage the value itself is allowed."""
+    aum = "user.financial.assets_under_management"
+    proved = decide(
+        COMPILED,
+        L2_SUITABILITY,
+        request("advisory", "suitability", aum, stage="qualified_investor_check", proof=True),
+    )
+    assert (proved.outcome, proved.rule_id, proved.categories) == (
+        Outcome.ALLOW,
+        "advisory-suitability",
+        (aum,),
+    )
+    assert proved.obligations == (
+        Obligation(ObligationKind.LOG),
+        Obligation(ObligationKind.REQUIRES_PROOF),
+    )
+    assert proved.reason == (
+        f"rule advisory-suitability allows advisory to use {aum} for suitability; " + _L2_SUMMARY
+    )
+    plain = decide(COMPILED, L2_SUITABILITY, request("advisory", "suitability", aum))
+    assert (plain.outcome, plain.obligations) == (Outcome.ALLOW, (Obligation(ObligationKind.LOG),))
+
+
+def test_a_multi_category_allow_names_every_category_and_merges_obligations() -> None:
+    """An allow of several categories names them all in request order, with the permit and
+    the consent, and carries the union of their obligations."""
+    decision = decide(
+        COMPILED,
+        L2_SUITABILITY,
+        request("advisory", "suitability", "user.name", "user.government_id"),
+    )
+    assert (decision.outcome, decision.reason_code, decision.rule_id) == (
+        Outcome.ALLOW,
+        ReasonCode.ALLOWED,
+        "advisory-suitability",
+    )
+    assert decision.reason == (
+        "rule advisory-suitability allows advisory to use user.name, user.government_id for "
+        "suitability; " + _L2_SUMMARY
+    )
+    assert decision.categories == ("user.name", "user.government_id")
+    assert decision.obligations == (Obligation(ObligationKind.LOG), Obligation(ObligationKind.MASK))
+    assert [(d.category, d.outcome) for d in decision.details] == [
+        ("user.name", Outcome.ALLOW),
+        ("user.government_id", Outcome.ALLOW),
+    ]
+
+
+def test_a_forbid_is_blamed_before_a_missing_permit() -> None:
+    """Where one category is forbidden and the others have no permit, the forbid decides,
+    though a category without a permit was asked for first."""
+    decision = decide(
+        COMPILED,
+        EVERYTHING,
+        request("compliance", "marketing", "user.name", "user.financial.holdings_summary"),
+    )
+    assert (decision.outcome, decision.reason_code, decision.rule_id) == (
+        Outcome.DENY,
+        ReasonCode.FORBIDDEN_MARKETING_ABOVE_L1,
+        "marketing-basic-data-only",
+    )
+    assert decision.reason.startswith("user.financial.holdings_summary is refused: ")
+
+
+def test_the_summary_of_no_consent() -> None:
+    """With no consent at all, the summary says so in words."""
+    assert consent_summary(None) == "the client has no consent"

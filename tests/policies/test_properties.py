@@ -1,5 +1,8 @@
 """Properties of the decision engine over random requests and consents (hypothesis).
 
+No deadline: these are pure checks, and a loaded machine must not turn a slow example into
+a failure (every other property suite does the same).
+
 Requests mix arbitrary (department, purpose, categories) with ones the policy permits, so
 that allows are common enough for the properties about allows to bite.
 """
@@ -83,14 +86,14 @@ def decide(consent: Consent | None, request: Request) -> Decision:
     return engine_decide(COMPILED, consent, request)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(requests())
 def test_deny_by_default(request: Request) -> None:
     """With no consent (never given or revoked) no request is ever allowed."""
     assert decide(None, request).outcome is not Outcome.ALLOW
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(active_consents, requests())
 def test_revocation_applies_to_the_very_next_decision(consent: Consent, request: Request) -> None:
     """After revoking the whole consent, or just the requested purpose, the next decision on
@@ -102,7 +105,7 @@ def test_revocation_applies_to_the_very_next_decision(consent: Consent, request:
         assert decide(partial, request).outcome is not Outcome.ALLOW
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(consents, requests(), st.integers(0, 10**6))
 def test_expiry_at_or_before_now_denies(consent: Consent, request: Request, ago: int) -> None:
     """A consent that expired at or before `now` never allows. Where nothing structural
@@ -121,7 +124,7 @@ def test_expiry_at_or_before_now_denies(consent: Consent, request: Request, ago:
         )
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.one_of(st.none(), consents), requests())
 def test_shape_of_every_decision(consent: Consent | None, request: Request) -> None:
     """An allow grants exactly the categories asked for (never a level) and carries `log`;
@@ -143,7 +146,7 @@ def test_shape_of_every_decision(consent: Consent | None, request: Request) -> N
     assert decide(consent, request) == decision  # pure: same inputs, same answer
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 @given(
     st.one_of(st.none(), consents),
     requests(),

@@ -184,7 +184,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the portal server did not start")
@@ -217,7 +217,7 @@ def browser() -> Iterator[Any]:
 
 def open_page(browser: Any, *, viewport: dict[str, int] = DESKTOP, locale: str = "en-GB") -> Any:
     context = browser.new_context(viewport=viewport, locale=locale, accept_downloads=True)
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(30_000)
     return context.new_page()
 
 

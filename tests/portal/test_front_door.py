@@ -35,7 +35,7 @@ def _burst(base: str, token: str, cookies: dict[str, str], tries: int, **form: s
         data = {"csrf_token": token, "password": "wrong-guess", **form}
         data.setdefault("username", "alice")
         headers = {"X-Forwarded-For": f"203.0.113.{n}"}
-        with httpx.Client(base_url=base, cookies=cookies) as http:
+        with httpx.Client(base_url=base, cookies=cookies, timeout=60) as http:
             return http.post("/portal/sign-in", data=data, headers=headers).status_code
 
     with ThreadPoolExecutor(max_workers=tries) as pool:
@@ -43,7 +43,7 @@ def _burst(base: str, token: str, cookies: dict[str, str], tries: int, **form: s
 
 
 def _presession(base: str) -> tuple[str, dict[str, str]]:
-    with httpx.Client(base_url=base) as http:
+    with httpx.Client(base_url=base, timeout=60) as http:
         page = http.get("/portal/sign-in")
         return csrf_from(page.text), dict(http.cookies)
 

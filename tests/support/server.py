@@ -30,7 +30,7 @@ def wait_until_healthy(base: str, process: subprocess.Popen[bytes], seconds: flo
     deadline = time.monotonic() + seconds
     while True:
         try:
-            if httpx.get(base + "/healthz").status_code == 200:
+            if httpx.get(base + "/healthz", timeout=30).status_code == 200:
                 return
         except httpx.TransportError:
             pass
@@ -48,7 +48,7 @@ def serve_in_thread(app: Any, trusted_proxies: list[str] | None = None) -> Itera
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("uvicorn did not start")
