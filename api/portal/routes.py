@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import structlog
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
@@ -310,19 +310,29 @@ def apply_change(
 # -- who used my data ------------------------------------------------------------------
 
 
+def _trail_filters(
+    portal: PortalDep,
+    department: str = "",
+    purpose: str = "",
+    category: str = "",
+    outcome: str = "",
+) -> TrailFilters:
+    """The trail's filters from the query, known values only (the page and both downloads)."""
+    return TrailFilters.clean(portal.services, department, purpose, category, outcome)
+
+
+FiltersDep = Annotated[TrailFilters, Depends(_trail_filters)]
+
+
 @router.get("/trail")
 def trail_page(
     request: Request,
     portal: PortalDep,
     session: SessionDep,
-    department: str = "",
-    purpose: str = "",
-    category: str = "",
-    outcome: str = "",
+    filters: FiltersDep,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> HTMLResponse:
     services = portal.services
-    filters = TrailFilters.clean(services, department, purpose, category, outcome)
     view = trail_rows(services, session.client_id, filters, page, language(request))
     return render(
         request,
@@ -347,11 +357,10 @@ def _download_headers(name: str) -> dict[str, str]:
 
 
 def _export(
-    request: Request, portal: Portal, session: PortalSession, filters: tuple[str, ...]
+    request: Request, portal: Portal, session: PortalSession, filters: TrailFilters
 ) -> tuple[dict[str, Any], str]:
     services = portal.services
-    cleaned = TrailFilters.clean(services, *filters)
-    export = trail_export(services, session.client_id, cleaned, language(request))
+    export = trail_export(services, session.client_id, filters, language(request))
     day = services.clock().strftime("%Y-%m-%d")
     return export, f"custos-trail-{day}"
 
@@ -361,15 +370,12 @@ def trail_json(
     request: Request,
     portal: PortalDep,
     session: SessionDep,
-    department: str = "",
-    purpose: str = "",
-    category: str = "",
-    outcome: str = "",
+    filters: FiltersDep,
 ) -> Response:
     """The filtered trail with each entry's bytes and inclusion proof, and the signed
     checkpoint they lead to. A GET that changes nothing the client owns, so it needs no
     CSRF token; the cookie is SameSite=Lax and the answer cannot be read cross-site."""
-    export, name = _export(request, portal, session, (department, purpose, category, outcome))
+    export, name = _export(request, portal, session, filters)
     return JSONResponse(export, headers=_download_headers(f"{name}.json"))
 
 
@@ -378,13 +384,10 @@ def trail_csv_download(
     request: Request,
     portal: PortalDep,
     session: SessionDep,
-    department: str = "",
-    purpose: str = "",
-    category: str = "",
-    outcome: str = "",
+    filters: FiltersDep,
 ) -> Response:
     """The same rows as a spreadsheet; every cell is safe against formula injection."""
-    export, name = _export(request, portal, session, (department, purpose, category, outcome))
+    export, name = _export(request, portal, session, filters)
     return Response(
         trail_csv(export),
         media_type="text/csv; charset=utf-8",
