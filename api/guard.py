@@ -29,11 +29,13 @@ def is_portal_path(path: str) -> bool:
     return path == "/" or path == "/portal" or path.startswith("/portal/")
 
 
-def _first(scope: Scope, name: bytes) -> bytes | None:
+def _headers(scope: Scope) -> dict[bytes, bytes]:
+    """The request's headers by name, in one pass; the first of repeated ones wins, as
+    Starlette's Headers.get does for the routes."""
+    found: dict[bytes, bytes] = {}
     for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value)
-    return None
+        found.setdefault(key, bytes(value))
+    return found
 
 
 def _bearer_is_well_formed(authorization: bytes) -> bool:
@@ -59,18 +61,19 @@ class RequestGuard:
         if self.production:
             send = self._with_hsts(send)
         path: str = scope["path"]
-        refused = self._refusal(scope, path)
+        headers = _headers(scope)
+        refused = self._refusal(scope, headers, path)
         if refused is not None:
             await refused(scope, receive, send)
             return
         if scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
-        await self._limited(scope, receive, send, path)
+        await self._limited(scope, headers, receive, send, path)
 
-    def _refusal(self, scope: Scope, path: str) -> ASGIApp | None:
+    def _refusal(self, scope: Scope, headers: dict[bytes, bytes], path: str) -> ASGIApp | None:
         portal = is_portal_path(path)
-        authorization = _first(scope, b"authorization")
+        authorization = headers.get(b"authorization")
         if authorization is not None and not portal and not _bearer_is_well_formed(authorization):
             return problem_response(
                 "unauthenticated",
@@ -81,13 +84,11 @@ class RequestGuard:
             )
         if scope["method"] not in _BODY_METHODS:
             return None
-        length = _first(scope, b"content-length")
+        length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
             return self._too_large(path)
-        content_type = _first(scope, b"content-type")
-        declares_body = (length is not None and length != b"0") or _first(
-            scope, b"transfer-encoding"
-        )
+        content_type = headers.get(b"content-type")
+        declares_body = (length is not None and length != b"0") or (b"transfer-encoding" in headers)
         if (
             not portal
             and path.startswith("/v1/")
@@ -108,10 +109,12 @@ class RequestGuard:
             instance=path,
         )
 
-    async def _limited(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+    async def _limited(
+        self, scope: Scope, headers: dict[bytes, bytes], receive: Receive, send: Send, path: str
+    ) -> None:
         """A body with a declared length is framed by the server to that length, which is
         within the limit; a chunked one is read here, up to the limit, and handed on."""
-        if _first(scope, b"content-length") is not None:
+        if b"content-length" in headers:
             await self.app(scope, receive, send)
             return
         try:

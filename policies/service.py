@@ -156,7 +156,7 @@ class DecisionLog:
     ) -> list[RecordedDecision]:
         """All or nothing: one bad item refuses the whole batch and writes nothing. With
         ``numbered`` (a batch), an error names its item: ``items.3.client_id``."""
-        return self._finish(self.writer.run(self.job(app, asks, trace_id, numbered=numbered)))
+        return self._finish(self.writer.run(self._job(app, asks, trace_id, numbered=numbered)))
 
     async def decide_async(
         self,
@@ -167,7 +167,7 @@ class DecisionLog:
         numbered: bool = False,
     ) -> list[RecordedDecision]:
         """As ``decide``, awaiting the group commit without holding a thread."""
-        job = self.job(app, asks, trace_id, numbered=numbered)
+        job = self._job(app, asks, trace_id, numbered=numbered)
         return self._finish(await self.writer.run_async(job))
 
     @staticmethod
@@ -180,7 +180,7 @@ class DecisionLog:
             for (decision_id, d), a in zip(made, appended, strict=True)
         ]
 
-    def job(
+    def _job(
         self,
         app: Principal,
         asks: Sequence[DecisionAsk],
