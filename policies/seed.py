@@ -71,6 +71,11 @@ def _profile(rng: random.Random, level: int) -> dict[str, Any]:
         f"{rng.randint(1000, 9999)}",
         "user.government_id": f"{rng.randint(110000, 659999)}{rng.randint(19500101, 20051231)}"
         f"{rng.randint(1000, 9999)}",
+        "user.demographic.date_of_birth": (
+            datetime(1940, 1, 1, tzinfo=UTC) + timedelta(days=rng.randint(0, 24_000))
+        )
+        .date()
+        .isoformat(),
     }
     if level >= 2:
         aum = round(rng.lognormvariate(14, 1.2), -3)
@@ -78,6 +83,10 @@ def _profile(rng: random.Random, level: int) -> dict[str, Any]:
             "user.financial.assets_under_management": int(aum),
             "user.financial.investment_experience": rng.choice(["none", "basic", "experienced"]),
             "user.financial.risk_questionnaire": [rng.randint(1, 5) for _ in range(10)],
+            "user.financial.investment_horizon": rng.choice([1, 3, 5, 10, 20]),
+            "user.financial.liquidity_needs": rng.choice(["low", "medium", "high"]),
+            "user.financial.drawdown_behaviour": rng.choice(["sold", "held", "bought_more"]),
+            "user.financial.risk_level": rng.choice(["C1", "C2", "C3", "C4", "C5"]),
         }
     if level >= 3:
         values |= {
