@@ -80,6 +80,72 @@ PYTEST_ARGS = (
 # line each on why. Only true equivalents belong here, never "hard to test".
 EQUIVALENT: dict[tuple[str, str, str, str], str] = {
     (
+        "consent_ledger/merkle.py",
+        "root_from_leaf_hashes",
+        "0 -> -1",
+        "return bytes(level[0])",
+    ): "the loop ends with exactly one node, so level[-1] is level[0]",
+    (
+        "consent_ledger/merkle.py",
+        "<module>",
+        "64 -> 65",
+        "_EVERY_LEVEL = range(64)",
+    ): "no tree of 2**63 leaves or more is ever appended to, so levels 63 and 64 are never reached",
+    (
+        "consent_ledger/merkle.py",
+        "<module>",
+        "64 -> 63",
+        "_EVERY_LEVEL = range(64)",
+    ): "no tree of 2**63 leaves or more is ever appended to, so levels 63 and 64 are never reached",
+    (
+        "consent_ledger/merkle.py",
+        "perfect_subtrees",
+        "1 -> 0",
+        "level = (start & -start).bit_length() - 1 if start else (end - start).bit_length() - 1",
+    ): "a level one too high is shrunk by the loop just below",
+    (
+        "consent_ledger/merkle.py",
+        "root_at",
+        "0 -> -1",
+        "return _fold([perfect_subtrees(0, size)], reader)[0]",
+    ): "_fold of one group returns a list of one root",
+    (
+        "consent_ledger/merkle.py",
+        "verify_inclusion",
+        "1 -> 0",
+        "if not fn & 1:",
+    ): "the while loop just below tests `not fn & 1` itself, so the guard only saves a test",
+    (
+        "consent_ledger/merkle.py",
+        "verify_inclusion",
+        "0 -> 1",
+        "while not fn & 1 and fn != 0:",
+    ): "fn is even and non-zero here, so shifting stops at an odd fn first",
+    (
+        "consent_ledger/merkle.py",
+        "verify_inclusion",
+        "0 -> -1",
+        "while not fn & 1 and fn != 0:",
+    ): "fn is even and non-zero here, so shifting stops at an odd fn first",
+    (
+        "consent_ledger/merkle.py",
+        "verify_consistency",
+        "1 -> 0",
+        "if not fn & 1:",
+    ): "the while loop just below tests `not fn & 1` itself, so the guard only saves a test",
+    (
+        "consent_ledger/merkle.py",
+        "verify_consistency",
+        "0 -> 1",
+        "while not fn & 1 and fn != 0:",
+    ): "fn is even and non-zero here, so shifting stops at an odd fn first",
+    (
+        "consent_ledger/merkle.py",
+        "verify_consistency",
+        "0 -> -1",
+        "while not fn & 1 and fn != 0:",
+    ): "fn is even and non-zero here, so shifting stops at an odd fn first",
+    (
         "consent_ledger/consent.py",
         "change_level",
         "`>` -> `>=`",

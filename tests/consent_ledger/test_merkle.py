@@ -32,6 +32,7 @@ from consent_ledger.merkle import (
     consistency_proof,
     consistency_proof_nodes,
     frontier_append,
+    frontier_extend,
     frontier_root,
     inclusion_proof,
     inclusion_proof_nodes,
@@ -603,12 +604,17 @@ def test_invalid_arguments_raise_proof_error() -> None:
         (perfect_subtrees, (-2, 2), "range start -2 is negative"),
         (verify_inclusion, (h, 5, 5, [], h), "leaf index 5 is not less than tree size 5"),
         (verify_inclusion, (h, -1, 5, [], h), "leaf index -1 is negative"),
+        (verify_inclusion, (h, 0, -1, [], h), "tree size -1 is negative"),
+        (consistency_proof, (0, -1, nodes), "new tree size -1 is negative"),
+        (frontier_append, ((), -1, h), "tree size -1 is negative"),
         (verify_inclusion, (h[:5], 0, 1, [], h), "leaf hash is 5 bytes, not 32"),
         (verify_inclusion, (h, 0, 1, [], h + b"x"), "root hash is 33 bytes, not 32"),
         (verify_inclusion, (h, 0, 2, [b""], h), "proof hash 0 is 0 bytes, not 32"),
         (verify_consistency, (5, 4, h, h, []), "old tree size 5 is larger than new tree size 4"),
         (verify_consistency, (-1, 4, h, h, []), "old tree size -1 is negative"),
         (verify_consistency, (1, 2, h, h, [h[:3]]), "proof hash 0 is 3 bytes, not 32"),
+        (verify_consistency, (1, 2, h[:4], h, [h]), "old root hash is 4 bytes, not 32"),
+        (verify_consistency, (1, 2, h, h[:4], [h]), "new root hash is 4 bytes, not 32"),
         (frontier_append, ((), 1, h), "frontier has 0 hashes, but a tree of size 1"),
         (frontier_append, ((h,), 1, h[:1]), "leaf hash is 1 bytes, not 32"),
         (frontier_root, ((h, b""),), "frontier hash 1 is 0 bytes"),
@@ -643,6 +649,8 @@ def test_wrong_length_messages_say_what_is_needed() -> None:
         ProofError, match=f"consistency proof has 0 hashes, but sizes 3 -> 8 need {len(cproof)}"
     ):
         verify_consistency(3, 8, r3, root, [])
+    with pytest.raises(ProofError, match=rf"has {len(cproof) + 1} hashes.*need {len(cproof)}"):
+        verify_consistency(3, 8, r3, root, [*cproof, root])
     with pytest.raises(ProofError, match="gives new root"):
         verify_consistency(3, 8, r3, EMPTY_ROOT, cproof)
     with pytest.raises(ProofError, match="gives old root"):
@@ -674,6 +682,31 @@ def test_frontier_append_reports_every_completed_node_once(n: int) -> None:
         assert len(frontier) == (size + 1).bit_count()
     everything = {(lv, ix) for lv in range(n.bit_length() + 1) for ix in range(n >> lv)}
     assert len(seen) == len(set(seen)) and set(seen) == everything
+
+
+@PROFILE
+@given(
+    size=st.integers(0, 70),
+    count=st.integers(0, 40),
+    keep=st.frozensets(st.integers(0, 8)),
+)
+def test_frontier_extend_is_repeated_append_filtered_by_level(
+    size: int, count: int, keep: frozenset[int]
+) -> None:
+    """Extending by many leaves at once (the batch path) leaves the frontier that one append
+    after another leaves, and reports exactly their completed nodes at the levels kept."""
+    leaves = [leaf_hash(e) for e in entries_for(size + count)]
+    frontier: tuple[bytes, ...] = ()
+    for i in range(size):
+        frontier, _ = frontier_append(frontier, i, leaves[i])
+    expected: list[tuple[NodeId, bytes]] = []
+    one_by_one = frontier
+    for i in range(size, size + count):
+        one_by_one, completed = frontier_append(one_by_one, i, leaves[i])
+        expected.extend(c for c in completed if c[0][0] in keep)
+    stack = list(frontier)
+    assert frontier_extend(stack, size, leaves[size:], keep) == expected
+    assert tuple(stack) == one_by_one
 
 
 @PROFILE
@@ -760,3 +793,44 @@ def test_memory_nodes_bounds_append_and_precompute() -> None:
     assert root_at(11, eager) == root_from_leaf_hashes([*leaves, leaf_hash(b"more")])
     with pytest.raises(ProofError, match="leaf hash is 3 bytes"):
         eager.append(b"abc")
+
+
+@PROFILE
+@given(first=st.integers(0, 40), second=st.integers(0, 40), third=st.integers(0, 40))
+def test_memory_nodes_precompute_is_incremental(first: int, second: int, third: int) -> None:
+    """Precompute, append, precompute again, append without precomputing: every perfect
+    subtree still has the hash the RFC's definition gives it."""
+    leaves = [leaf_hash(e) for e in entries_for(first + second + third)]
+    nodes = MemoryNodes(leaves[:first])
+    nodes.precompute()
+    for h in leaves[first : first + second]:
+        nodes.append(h)
+    nodes.precompute()
+    for h in leaves[first + second :]:
+        nodes.append(h)
+    size = len(leaves)
+    for level in range(size.bit_length()):
+        for index in range(size >> level):
+            span = leaves[index << level : (index + 1) << level]
+            assert nodes.node((level, index)) == root_from_leaf_hashes(span), (level, index)
+
+
+def test_precomputed_nodes_are_looked_up_not_recomputed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After precompute every perfect subtree is a lookup: its promise to the proof server."""
+    leaves = [leaf_hash(e) for e in entries_for(37)]
+    nodes = MemoryNodes(leaves[:20])
+    nodes.precompute()
+    for h in leaves[20:]:
+        nodes.append(h)
+    nodes.precompute()
+    expected = {
+        (level, index): root_from_leaf_hashes(leaves[index << level : (index + 1) << level])
+        for level in range(6)
+        for index in range(37 >> level)
+    }
+
+    def recomputed(_hashes: Sequence[bytes]) -> bytes:
+        raise AssertionError("a precomputed node was hashed again")
+
+    monkeypatch.setattr("consent_ledger.merkle.root_from_leaf_hashes", recomputed)
+    assert {node: nodes.node(node) for node in expected} == expected
