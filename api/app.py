@@ -16,7 +16,7 @@ from api.guard import RequestGuard
 from api.observe import ObserveMiddleware
 from api.portal.install import install_portal
 from api.problems import install_problem_handlers, problems_as_problem_json
-from api.routes import audit, catalogue, data, decisions, health, ledger, me
+from api.routes import audit, catalogue, data, decisions, health, ledger, me, proofs, stats
 from api.settings import ApiSettings, api_settings
 from api.state import Services, build_services
 from consent_ledger.ledger import utc_now
@@ -74,7 +74,7 @@ def create_app(
     )
     app.state.services = built
     install_problem_handlers(app)
-    for module in (decisions, data, me, audit, ledger, catalogue, health):
+    for module in (decisions, data, me, audit, ledger, catalogue, health, stats, proofs):
         app.include_router(module.router)
     install_portal(app)
     if settings.docs:

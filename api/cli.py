@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from api.cli_fl import fl_app
+
 if TYPE_CHECKING:  # for annotations only: commands import what they use lazily
     from consent_ledger.runtime import LedgerCopy
     from consent_ledger.settings import LedgerSettings
@@ -423,6 +425,7 @@ def demo_seed(
 def _seed(custos, clients: int, seed: int, end: datetime | None) -> None:  # type: ignore[no-untyped-def]
     from consent_ledger.ledger import utc_now
     from policies.seed import SimulatedClock, seed_population
+    from privacy.zk.desk import attest_all
 
     clock = SimulatedClock(datetime.now(UTC))
     custos.ledger.clock = clock
@@ -430,6 +433,7 @@ def _seed(custos, clients: int, seed: int, end: datetime | None) -> None:  # typ
         summary = seed_population(custos, clock, clients=clients, seed=seed, as_of=end)
     finally:
         custos.ledger.clock = utc_now
+    attest_all(custos)
     custos.ledger.checkpoint()
     typer.echo(
         f"seeded {len(summary.clients)} clients, {custos.ledger.size()} ledger entries, "
@@ -456,6 +460,7 @@ keys_app = _typer("Key management.")
 app.add_typer(apps_app, name="apps")
 app.add_typer(auditors_app, name="auditors")
 app.add_typer(keys_app, name="keys")
+app.add_typer(fl_app, name="fl")
 
 
 def _services(db: str | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
@@ -545,14 +550,21 @@ def keys_rotate(
     master: Annotated[
         bool, typer.Option("--master", help="Re-wrap every client data key under a new master key.")
     ] = False,
+    zk_desk: Annotated[
+        bool,
+        typer.Option("--zk-desk", help="A new KYC desk attestation key (as custos zk rotate-key)."),
+    ] = False,
     db: DbOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Rotate an account's key, or the vault's master key; each rotation is a ledger entry."""
-    if (account is None) == (not master):
-        _die("give exactly one of --account or --master", EXIT_USAGE)
+    """Rotate an account's key, the vault's master key or the KYC desk's attestation key;
+    each rotation is a ledger entry."""
+    if [account is not None, master, zk_desk].count(True) != 1:
+        _die("give exactly one of --account, --master or --zk-desk", EXIT_USAGE)
 
     def rotate(services: Any) -> str:
+        if zk_desk:
+            return f"desk key rotated; new key {services.zk.desk.rotate()}"
         if account is None:
             count = services.custos.rotate_master_key()
             return f"master key rotated; {count} client keys re-wrapped"
@@ -665,3 +677,12 @@ def demo_serve(
         port=port,
         **uvicorn_options(services.settings.trusted_proxy_list),
     )
+
+
+from api.cli_dp import analysts_app  # noqa: E402 - it reuses the options and helpers above
+
+app.add_typer(analysts_app, name="analysts")
+
+from api.cli_zk import zk_app  # noqa: E402 - its commands use the helpers above when run
+
+app.add_typer(zk_app, name="zk")

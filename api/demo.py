@@ -36,6 +36,7 @@ from consent_ledger.ledger import utc_now
 from consent_ledger.runtime import Custos, open_custos
 from consent_ledger.settings import LedgerSettings
 from policies.seed import SeedSummary, SimulatedClock, seed_population
+from privacy.zk.desk import attest_all
 
 __all__ = [
     "SEED_STATE_KEY",
@@ -78,6 +79,7 @@ def _seed_into(custos: Custos, clients: int, seed: int) -> SeedSummary:
         summary = seed_population(custos, clock, clients=clients, seed=seed)
     finally:
         custos.ledger.clock = utc_now
+    attest_all(custos)  # the KYC desk attests the demo clients' provable attributes
     custos.ledger.checkpoint()
     _mark(custos, "complete")
     return summary

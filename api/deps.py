@@ -12,6 +12,7 @@ from consent_ledger.errors import Forbidden, Unauthenticated
 from consent_ledger.principals import Principal, Role
 
 __all__ = [
+    "AnalystCaller",
     "AppCaller",
     "AuditorCaller",
     "ClientCaller",
@@ -57,3 +58,4 @@ def _role(role: Role) -> object:
 AppCaller = Annotated[Principal, _role(Role.APP)]
 AuditorCaller = Annotated[Principal, _role(Role.AUDITOR)]
 ClientCaller = Annotated[Principal, _role(Role.CLIENT)]
+AnalystCaller = Annotated[Principal, _role(Role.ANALYST)]

@@ -67,6 +67,24 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "ledger_corrupt": (500, "Ledger corrupt"),
     "vault_error": (409, "Personal data unavailable"),
     "key_file_invalid": (500, "Key file invalid"),
+    "zk_error": (400, "Zero-knowledge proof refused"),
+    "predicate_false": (422, "The predicate does not hold"),
+    "zk_invalid_statement": (422, "Invalid proof statement"),
+    "zk_invalid_envelope": (400, "Malformed proof envelope"),
+    "zk_backend_unavailable": (500, "Zero-knowledge backend unavailable"),
+    "unknown_dataset": (422, "Unknown dataset"),
+    "unknown_column": (422, "Unknown column"),
+    "column_not_permitted": (403, "Not a dataset or column this analyst may query"),
+    "invalid_statistic": (422, "Invalid statistic"),
+    "budget_exceeded": (403, "Privacy budget exceeded"),
+    "unknown_proof_request": (404, "Unknown proof request"),
+    "proof_request_not_usable": (409, "The proof request cannot be answered"),
+    "zk_flow_error": (400, "Proof flow refused"),
+    "attestation_invalid": (422, "Invalid attestation or parameters"),
+    "attestation_missing": (409, "No attestation for this attribute"),
+    "consent_not_covering": (403, "The consent does not cover this proof"),
+    "fl_invalid_settings": (422, "Invalid federated training settings"),
+    "fl_no_training_data": (409, "No training data for federated learning"),
     "custos_error": (400, "Request refused"),
     "internal_error": (500, "Internal error"),
 }
@@ -86,6 +104,9 @@ class Problem(BaseModel):
         default=None, description="With obligation_forbids: the obligation that rules it out"
     )
     errors: list[dict[str, Any]] | None = None
+    epsilon_remaining: float | None = Field(
+        default=None, description="With budget_exceeded: the ε the analyst has left"
+    )
 
 
 def problems_as_problem_json(document: dict[str, Any]) -> dict[str, Any]:
@@ -140,6 +161,7 @@ def problem_response(
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
     obligation: str | None = None,
+    epsilon_remaining: float | None = None,
 ) -> JSONResponse:
     status, title = PROBLEM_TYPES.get(code, PROBLEM_TYPES["custos_error"])
     if errors is not None:
@@ -157,6 +179,7 @@ def problem_response(
         field=None if field is None else _clip(field),
         obligation=obligation,
         errors=errors,
+        epsilon_remaining=epsilon_remaining,
     )
     return JSONResponse(
         body.model_dump(exclude_none=True),
@@ -184,6 +207,7 @@ def problem_for(exc: Exception, instance: str) -> JSONResponse:
         instance=instance,
         headers=headers,
         obligation=getattr(exc, "obligation", None),
+        epsilon_remaining=getattr(exc, "epsilon_remaining", None),
     )
 
 

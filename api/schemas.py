@@ -50,7 +50,11 @@ class DecisionRequest(_In):
     )
     access: Literal["row", "aggregate"] = "row"
     stage: str | None = Field(default=None, pattern=r"^[a-z_]{1,32}$")
-    proof_presented: bool = False
+    proof_id: str | None = Field(
+        default=None,
+        pattern=r"^pf_[0-9a-f]{24}$",
+        description="A proof the server verified (POST /v1/proofs:verify), to pass a proof rule",
+    )
 
 
 class BatchDecisionRequest(_In):
@@ -68,6 +72,16 @@ class DecisionResponse(BaseModel):
     categories: list[str] = Field(description="Exactly the categories allowed; empty unless allow")
     ledger_index: int
     timestamp: str
+    proof_request: dict[str, Any] | None = Field(
+        default=None,
+        description="On a proof_required deny: the proof the client is asked for (request id, "
+        "single-use nonce, client, attribute, predicate, audience department, expiry)",
+    )
+    proof: dict[str, Any] | None = Field(
+        default=None,
+        description="On an allow through a proof rule: the fact a verified proof established "
+        "(proof id, rule, attribute, predicate, holds), never the value",
+    )
 
 
 class BatchDecisionResponse(BaseModel):

@@ -17,8 +17,11 @@ from consent_ledger.ledger import utc_now
 from consent_ledger.runtime import Custos, open_custos
 from consent_ledger.writer import BatchWriter
 from policies.access import DataAccess
+from policies.datasets import DEFAULT_DATASETS_PATH, load_datasets
 from policies.holder import PolicyHolder
 from policies.service import DecisionLog
+from privacy.dp import StatsService
+from privacy.zk.service import ProofService, proof_service
 
 __all__ = ["Services", "build_services"]
 
@@ -37,6 +40,8 @@ class Services:
     audit: AuditIndex
     metrics: Metrics
     clock: Callable[[], datetime]
+    stats: StatsService
+    zk: ProofService
     _stop: threading.Event = field(default_factory=threading.Event)
     _checkpointer: threading.Thread | None = None
 
@@ -76,6 +81,7 @@ def build_services(settings: ApiSettings, clock: Callable[[], datetime] = utc_no
         # The checkpointing thread copies the WAL back, so no request's commit pays for it.
         custos.db.defer_wal_checkpoints()
         policy = PolicyHolder(settings.policy_path, custos.catalogue, custos.ledger)
+        datasets = load_datasets(DEFAULT_DATASETS_PATH, custos.catalogue, policy.current.cells)
         writer = BatchWriter(custos.ledger)
     except BaseException:
         custos.close()
@@ -83,6 +89,7 @@ def build_services(settings: ApiSettings, clock: Callable[[], datetime] = utc_no
     decisions = DecisionLog(
         custos.registry, policy, writer, clock, timedelta(seconds=settings.decision_ttl_seconds)
     )
+    data = DataAccess(decisions, custos.registry, writer, clock)
     return Services(
         settings=settings,
         custos=custos,
@@ -90,8 +97,10 @@ def build_services(settings: ApiSettings, clock: Callable[[], datetime] = utc_no
         policy=policy,
         writer=writer,
         decisions=decisions,
-        data=DataAccess(decisions, custos.registry, writer, clock),
+        data=data,
         audit=AuditIndex(custos.db),
         metrics=Metrics(),
         clock=clock,
+        stats=StatsService(datasets, data, custos.registry, writer, clock),
+        zk=proof_service(custos, policy, decisions.proofs, data, writer, clock),
     )

@@ -1,4 +1,4 @@
-"""Accounts and their secrets: app keys, auditor keys, client tokens and portal passwords.
+"""Accounts and their secrets: app, auditor and analyst keys, client tokens and portal passwords.
 
 A key reads ``cus_<role>_<id>.<secret>``: the id finds the account in one indexed lookup
 and the secret is compared by its SHA-256 in constant time. Keys are shown once, at
@@ -20,9 +20,10 @@ from datetime import datetime
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from consent_ledger.budgets import amount, insert_budget
 from consent_ledger.db import Database, Tx
 from consent_ledger.encoding import format_timestamp
-from consent_ledger.entries import KeyRevoked, KeyRotated
+from consent_ledger.entries import AnalystCreated, KeyRevoked, KeyRotated
 from consent_ledger.errors import InvalidRequest, Unauthenticated
 from consent_ledger.ledger import Ledger
 from consent_ledger.principals import Principal, Role
@@ -144,6 +145,37 @@ class AccountStore:
     def create_auditor(self, name: str, now: datetime) -> IssuedKey:
         return self._issue(Role.AUDITOR, name, now)
 
+    def create_analyst(
+        self, name: str, department: str, dataset: str, epsilon: str, delta: str, now: datetime
+    ) -> IssuedKey:
+        """An analyst's key and privacy budget (decimal ε and δ), with its ``analyst_created``
+        entry, in one transaction. Which datasets a department may query is the caller's to
+        check (``privacy.dp``); here the department must exist and the grant be positive."""
+        if department not in self.departments:
+            known = ", ".join(sorted(self.departments))
+            raise InvalidRequest(
+                f"department {department!r} is not one of: {known}", field="department"
+            )
+        try:
+            if amount(epsilon) <= 0:
+                raise ValueError(epsilon)
+        except ValueError:
+            raise InvalidRequest("epsilon must be a positive number", field="epsilon") from None
+        try:
+            amount(delta)
+        except ValueError:
+            raise InvalidRequest("delta must be a number ≥ 0", field="delta") from None
+        with self.db.write() as tx:
+            issued = self._insert(
+                tx, Role.ANALYST, name, now, department=department, client_id=None, pw_hash=None
+            )
+            insert_budget(
+                tx, issued.account_id, dataset, department, epsilon, delta, format_timestamp(now)
+            )
+            grant = AnalystCreated(issued.account_id, department, dataset, epsilon, delta)
+            self.ledger.append(tx, [grant.entry()])
+        return issued
+
     def create_client_login(
         self, client_id: str, username: str, password: str | None, now: datetime
     ) -> IssuedKey:
@@ -167,6 +199,13 @@ class AccountStore:
             if row is None:
                 raise InvalidRequest(f"no active account {account_id}", field="account_id")
             kind, name, department, client_id, pw_hash = row
+            if kind == Role.ANALYST.value:
+                # The budget belongs to the analyst id on the ledger; a new id would start
+                # a new budget, which only an operator's `custos analysts create` may do.
+                raise InvalidRequest(
+                    "an analyst's key is revoked, not rotated (its budget is tied to its id)",
+                    field="account_id",
+                )
             tx.execute(
                 "UPDATE accounts SET revoked_at = ? WHERE id = ?",
                 (format_timestamp(now), account_id),

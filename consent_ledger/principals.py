@@ -1,4 +1,4 @@
-"""Who is calling: the three kinds of principal the API knows."""
+"""Who is calling: the kinds of principal the API knows."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ class Role(StrEnum):
     APP = "app"
     AUDITOR = "auditor"
     CLIENT = "client"
+    ANALYST = "analyst"  # a research analyst: differentially private statistics only
 
 
 @dataclass(frozen=True)
@@ -19,5 +20,5 @@ class Principal:
     account_id: str
     role: Role
     name: str
-    department: str | None = None  # apps only: the one department the key acts for
+    department: str | None = None  # apps and analysts: the one department the key acts for
     client_id: str | None = None  # clients only: the one client the token speaks for

@@ -16,6 +16,7 @@ __all__ = [
     "ClientRow",
     "ConsentRow",
     "DecisionRow",
+    "DpBudgetRow",
     "LedgerCheckpointRow",
     "LedgerEntryRow",
     "LedgerNodeRow",
@@ -24,6 +25,10 @@ __all__ = [
     "SignInAttemptRow",
     "VaultKeyRow",
     "VaultValueRow",
+    "ZkAttestationRow",
+    "ZkDeskKeyRow",
+    "ZkProofRequestRow",
+    "ZkProofRow",
     "metadata",
 ]
 
@@ -45,9 +50,13 @@ class MetaRow(SQLModel, table=True):
 
 class ClientRow(SQLModel, table=True):
     __tablename__ = "clients"
+    __table_args__ = (Index("ix_clients_book", "book"),)
     id: str = Field(sa_column=Column(Text, primary_key=True))
     created_at: str = Field(sa_column=Column(Text, nullable=False))
     erased_at: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The department whose book holds the client's record (policies/books.py); a
+    # department name, not a personal value.
+    book: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class ConsentRow(SQLModel, table=True):
@@ -147,7 +156,8 @@ class DecisionRow(SQLModel, table=True):
     department: str = Field(sa_column=Column(Text, nullable=False, server_default=""))
     access: str = Field(sa_column=Column(Text, nullable=False, server_default="row"))
     stage: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    proof_presented: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
+    # The verified proof that satisfied a proof rule (0006; zk_proofs), if one did.
+    proof_id: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class AuditIndexRow(SQLModel, table=True):
@@ -196,3 +206,81 @@ class SignInAttemptRow(SQLModel, table=True):
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
     key_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     at: str = Field(sa_column=Column(Text, nullable=False))
+
+
+# -- zero-knowledge attribute disclosure (0006; privacy/zk, policies/proof_requests.py) ----
+
+
+class ZkDeskKeyRow(SQLModel, table=True):
+    """The KYC desk's verification keys; ``retired_at`` is set when rotated out."""
+
+    __tablename__ = "zk_desk_keys"
+    key_id: str = Field(sa_column=Column(Text, primary_key=True))
+    public_key: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: str = Field(sa_column=Column(Text, nullable=False))
+    retired_at: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class ZkAttestationRow(SQLModel, table=True):
+    """A signed commitment to one attribute of a client (the document, never the value)."""
+
+    __tablename__ = "zk_attestations"
+    __table_args__ = (Index("ix_zk_attestations_client", "client_id", "attribute"),)
+    attestation_id: str = Field(sa_column=Column(Text, primary_key=True))
+    client_id: str = Field(sa_column=Column(Text, nullable=False))
+    attribute: str = Field(sa_column=Column(Text, nullable=False))
+    key_id: str = Field(sa_column=Column(Text, nullable=False))
+    issued_at: str = Field(sa_column=Column(Text, nullable=False))
+    expires_at: str = Field(sa_column=Column(Text, nullable=False))
+    document: str = Field(sa_column=Column(Text, nullable=False))
+    superseded_at: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class ZkProofRequestRow(SQLModel, table=True):
+    """A proof a decision asked for: single-use nonce, audience department, expiry."""
+
+    __tablename__ = "zk_proof_requests"
+    __table_args__ = (Index("ix_zk_proof_requests_client", "client_id", "status"),)
+    request_id: str = Field(sa_column=Column(Text, primary_key=True))
+    nonce: str = Field(sa_column=Column(Text, nullable=False))
+    app_id: str = Field(sa_column=Column(Text, nullable=False))
+    department: str = Field(sa_column=Column(Text, nullable=False))
+    client_id: str = Field(sa_column=Column(Text, nullable=False))
+    purpose: str = Field(sa_column=Column(Text, nullable=False))
+    rule_id: str = Field(sa_column=Column(Text, nullable=False))
+    attribute: str = Field(sa_column=Column(Text, nullable=False))
+    category: str = Field(sa_column=Column(Text, nullable=False))
+    predicate: str = Field(sa_column=Column(Text, nullable=False))  # JSON, public parameters
+    decision_id: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: str = Field(sa_column=Column(Text, nullable=False))
+    expires_at: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(sa_column=Column(Text, nullable=False))
+    envelope: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class ZkProofRow(SQLModel, table=True):
+    """A proof the server verified, once per request; ``used_by`` is the decision it served."""
+
+    __tablename__ = "zk_proofs"
+    proof_id: str = Field(sa_column=Column(Text, primary_key=True))
+    request_id: str = Field(sa_column=Column(Text, nullable=False, unique=True))
+    attestation_id: str = Field(sa_column=Column(Text, nullable=False))
+    verified_at: str = Field(sa_column=Column(Text, nullable=False))
+    ledger_index: int = Field(sa_column=Column(BigInteger, nullable=False))
+    used_by: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class DpBudgetRow(SQLModel, table=True):
+    """An analyst's differential-privacy grant and spend: exact decimal text, a cache of the
+    ledger's ``analyst_created`` and ``dp_release`` entries (``consent_ledger/budgets.py``)."""
+
+    __tablename__ = "dp_budgets"
+    analyst_id: str = Field(sa_column=Column(Text, primary_key=True))
+    dataset: str = Field(sa_column=Column(Text, nullable=False))
+    department: str = Field(sa_column=Column(Text, nullable=False))
+    epsilon_total: str = Field(sa_column=Column(Text, nullable=False))
+    delta_total: str = Field(sa_column=Column(Text, nullable=False))
+    epsilon_spent: str = Field(sa_column=Column(Text, nullable=False))
+    delta_spent: str = Field(sa_column=Column(Text, nullable=False))
+    releases: int = Field(sa_column=Column(Integer, nullable=False))
+    created_at: str = Field(sa_column=Column(Text, nullable=False))

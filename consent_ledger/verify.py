@@ -25,10 +25,12 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from consent_ledger.budgets import BudgetOverspent, rederive
 from consent_ledger.encoding import (
     GENESIS_PREV_HASH,
     EncodingError,
     canonical_link,
+    decode_entry,
     entry_link,
     linked_run,
 )
@@ -57,6 +59,10 @@ CHUNK = 1 << CHUNK_LEVEL
 PARALLEL_FROM = 4 * CHUNK
 _FETCH = 10_000
 _H = 32
+# The entries budgets are re-derived from, found in the canonical bytes without decoding
+# every entry (JCS writes exactly these bytes for the type member; an escaped quote inside
+# a string value cannot produce them).
+_BUDGET_MARKS = (b'"type":"analyst_created"', b'"type":"dp_release"')
 
 
 class NotVerifiable(Exception):
@@ -181,6 +187,7 @@ class _Chunk:
     last_hash: bytes
     levels: tuple[bytes, ...]  # level k: concatenated hashes of its perfect subtrees
     problem: Problem | None
+    budget_entries: tuple[tuple[int, bytes], ...] = ()  # (index, leaf) of grants and releases
 
 
 def _levels(leaves: list[bytes]) -> tuple[bytes, ...]:
@@ -231,6 +238,7 @@ def _check_chunk(url: str, start: int, end: int) -> _Chunk:
         first_prev = b""
         expected = start
         problem: Problem | None = None
+        budget_entries: list[tuple[int, bytes]] = []
         while problem is None and (rows := cur.fetchmany(_FETCH)):
             raws = [leaf if type(leaf) is bytes else bytes(leaf) for _, leaf in rows]
             if expected == start:
@@ -244,13 +252,20 @@ def _check_chunk(url: str, start: int, end: int) -> _Chunk:
                 _in_order([idx for idx, _ in rows], expected),
             )
             hashes.extend(batch[:good])
+            budget_entries.extend(
+                (expected + k, raws[k])
+                for k in range(good)
+                if any(mark in raws[k] for mark in _BUDGET_MARKS)
+            )
             if good < len(rows):
                 problem = _entry_problem(rows[good][0], expected + good, raws[good])
             expected += good
     finally:
         conn.close()
     last = hashes[-1] if hashes else b""
-    return _Chunk(start, len(hashes), first_prev, last, _levels(hashes), problem)
+    return _Chunk(
+        start, len(hashes), first_prev, last, _levels(hashes), problem, tuple(budget_entries)
+    )
 
 
 # -- the whole tree -----------------------------------------------------------------------
@@ -304,7 +319,20 @@ def _check_entries(url: str, size: int, workers: int) -> tuple[_Tree, int]:
             raise _fail("an entry is missing", chunk.start + chunk.count)
         prev = chunk.last_hash
     total = sum(c.count for c in chunks)
+    _check_budgets([e for c in chunks for e in c.budget_entries])
     return _Tree(chunks), total
+
+
+def _check_budgets(found: list[tuple[int, bytes]]) -> None:
+    """No analyst's releases ever exceeded their grant (``consent_ledger.budgets``)."""
+    entries = []
+    for index, raw in found:
+        e = decode_entry(raw)
+        entries.append((index, e.type, e.body))
+    try:
+        rederive(entries)
+    except BudgetOverspent as exc:
+        raise _fail(exc.message, exc.index) from None
 
 
 def _check_checkpoints(

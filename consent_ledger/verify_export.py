@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from consent_ledger.budgets import BudgetOverspent, rederive
 from consent_ledger.encoding import GENESIS_PREV_HASH, EncodingError, decode_entry
 from consent_ledger.merkle import (
     ProofError,
@@ -36,6 +37,9 @@ from consent_ledger.merkle import (
 )
 from consent_ledger.note import Checkpoint, NoteError, NoteVerifier, open_checkpoint
 from consent_ledger.verify import NotVerifiable, Problem, Report, VerificationFailed
+
+# What budgets are re-derived from, as in the database verifier.
+_BUDGET_TYPES = frozenset({"analyst_created", "dp_release"})
 
 __all__ = [
     "ProofResult",
@@ -183,9 +187,17 @@ def verify_export(
             raise NotVerifiable(f"the given checkpoint is not a signed checkpoint: {shape}")
     hashes: list[bytes] = []
     prev = GENESIS_PREV_HASH
+    budget_entries: list[tuple[int, str, Mapping[str, Any]]] = []
     for number, raw in enumerate(lines, start=1):
-        prev = _check_line(_line_object(number, raw), len(hashes), prev)
+        obj = _line_object(number, raw)
+        prev = _check_line(obj, len(hashes), prev)
+        if obj["type"] in _BUDGET_TYPES:  # checked against the leaf bytes just above
+            budget_entries.append((len(hashes), obj["type"], obj["body"]))
         hashes.append(prev)
+    try:
+        rederive(budget_entries)
+    except BudgetOverspent as exc:
+        raise _fail(exc.message, exc.index) from None
     size = len(hashes)
     root = root_from_leaf_hashes(hashes)
     if checkpoint is None or verifier is None:

@@ -13,6 +13,19 @@
 """
 
 from custos_client._client import AsyncCustosClient, CustosClient
+from custos_client._proofs import PendingProof, ProofVerdict
+from custos_client._stats import StatsBudget, StatsPreview, StatsRelease
 from custos_client._types import CustosProblem, Decision, Values
 
-__all__ = ["AsyncCustosClient", "CustosClient", "CustosProblem", "Decision", "Values"]
+__all__ = [
+    "AsyncCustosClient",
+    "CustosClient",
+    "CustosProblem",
+    "Decision",
+    "PendingProof",
+    "ProofVerdict",
+    "StatsBudget",
+    "StatsPreview",
+    "StatsRelease",
+    "Values",
+]

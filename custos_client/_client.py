@@ -11,6 +11,8 @@ from typing import Any, Self
 
 import httpx
 
+from custos_client._proofs import AsyncProofCalls, ProofCalls
+from custos_client._stats import AsyncStatsCalls, StatsCalls
 from custos_client._types import CustosProblem, Decision, Values
 
 __all__ = ["AsyncCustosClient", "CustosClient"]
@@ -29,19 +31,24 @@ class _Call:
 
 
 def _decision_call(
-    client_id: str, purpose: str, categories: Sequence[str], access: str, proof: bool
+    client_id: str,
+    purpose: str,
+    categories: Sequence[str],
+    access: str,
+    stage: str | None,
+    proof_id: str | None,
 ) -> _Call:
-    return _Call(
-        "POST",
-        "/v1/decisions",
-        {
-            "client_id": client_id,
-            "purpose": purpose,
-            "categories": list(categories),
-            "access": access,
-            "proof_presented": proof,
-        },
-    )
+    body: dict[str, Any] = {
+        "client_id": client_id,
+        "purpose": purpose,
+        "categories": list(categories),
+        "access": access,
+    }
+    if stage is not None:
+        body["stage"] = stage
+    if proof_id is not None:
+        body["proof_id"] = proof_id
+    return _Call("POST", "/v1/decisions", body)
 
 
 def _batch_call(asks: Sequence[tuple[str, str, Sequence[str]]]) -> _Call:
@@ -71,7 +78,7 @@ def _headers(api_key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}", "User-Agent": "custos-client/1"}
 
 
-class CustosClient:
+class CustosClient(StatsCalls, ProofCalls):
     def __init__(
         self, base_url: str, api_key: str, *, timeout: float = 10.0, retries: int = 3
     ) -> None:
@@ -93,6 +100,9 @@ class CustosClient:
             time.sleep(0.05 * 2**attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _send_json(self, method: str, path: str, json: Any = None) -> Any:
+        return self._send(_Call(method, path, json))
+
     def decide(
         self,
         client_id: str,
@@ -100,9 +110,13 @@ class CustosClient:
         categories: Sequence[str],
         *,
         access: str = "row",
-        proof_presented: bool = False,
+        stage: str | None = None,
+        proof_id: str | None = None,
     ) -> Decision:
-        body = self._send(_decision_call(client_id, purpose, categories, access, proof_presented))
+        """``proof_id``: a proof verified by ``POST /v1/proofs:verify``, to pass a proof
+        rule in ``stage`` (a deny ``proof_required`` carries the ``proof_request``)."""
+        call = _decision_call(client_id, purpose, categories, access, stage, proof_id)
+        body = self._send(call)
         return Decision.from_json(client_id, body)
 
     def decide_many(self, asks: Sequence[tuple[str, str, Sequence[str]]]) -> list[Decision]:
@@ -127,7 +141,7 @@ class CustosClient:
         self.close()
 
 
-class AsyncCustosClient:
+class AsyncCustosClient(AsyncStatsCalls, AsyncProofCalls):
     def __init__(
         self, base_url: str, api_key: str, *, timeout: float = 10.0, retries: int = 3
     ) -> None:
@@ -149,6 +163,9 @@ class AsyncCustosClient:
             await asyncio.sleep(0.05 * 2**attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def _send_json(self, method: str, path: str, json: Any = None) -> Any:
+        return await self._send(_Call(method, path, json))
+
     async def decide(
         self,
         client_id: str,
@@ -156,10 +173,11 @@ class AsyncCustosClient:
         categories: Sequence[str],
         *,
         access: str = "row",
-        proof_presented: bool = False,
+        stage: str | None = None,
+        proof_id: str | None = None,
     ) -> Decision:
         body = await self._send(
-            _decision_call(client_id, purpose, categories, access, proof_presented)
+            _decision_call(client_id, purpose, categories, access, stage, proof_id)
         )
         return Decision.from_json(client_id, body)
 

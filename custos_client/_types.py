@@ -23,6 +23,10 @@ class Decision:
     categories: tuple[str, ...]
     ledger_index: int
     timestamp: str
+    # On a proof_required deny, the proof the client is asked for; on an allow through a
+    # proof rule, the fact the verified proof established (never the value).
+    proof_request: dict[str, Any] | None = None
+    proof: dict[str, Any] | None = None
 
     @property
     def allowed(self) -> bool:
@@ -43,6 +47,8 @@ class Decision:
             categories=tuple(body["categories"]),
             ledger_index=body["ledger_index"],
             timestamp=body["timestamp"],
+            proof_request=body.get("proof_request"),
+            proof=body.get("proof"),
         )
 
 

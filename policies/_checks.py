@@ -62,6 +62,8 @@ def semantic_problems(doc: PolicyDocument, cat: Catalogue) -> Problems:
     for section, rules in targeted:
         for i, targeted_rule in enumerate(rules):
             _names_target(doc, cat, (section, i), targeted_rule, out)
+    for i, proof in enumerate(doc.proofs):
+        _check_proof_attribute(cat, ("proofs", i), proof, out)
     _check_dpv(doc, cat, out)
     return out
 
@@ -75,6 +77,31 @@ def _names_target(
         _names_purposes(cat, (*loc, "purposes"), rule.purposes, out)
     if rule.categories is not None:
         _names_categories(cat, (*loc, "categories"), rule.categories, out)
+
+
+def _check_proof_attribute(cat: Catalogue, loc: Loc, rule: ProofRule, out: Problems) -> None:
+    """The attribute must be declared in attributes.yaml, be one of the categories the rule
+    covers, and the predicate's numbers must fit the attribute's range."""
+    # Imported here: policies.attributes reads YAML through the loader, which imports us.
+    from policies.attributes import default_attributes
+
+    attr = default_attributes(cat).get(rule.attribute)
+    if attr is None:
+        known = ", ".join(default_attributes(cat).by_name)
+        msg = f"attribute {rule.attribute!r} is not in attributes.yaml; it declares {known}"
+        out.append(((*loc, "attribute"), msg))
+        return
+    if not any(covers(k, attr.category) for k in rule.categories):
+        msg = f"the rule's categories do not cover {attr.category}, the category of {attr.name}"
+        out.append(((*loc, "attribute"), msg))
+    spec = rule.predicate
+    if spec.kind == "age_at_least":
+        if attr.encoding != "days_since_epoch":
+            msg = f"age_at_least needs a date of birth; {attr.name} is encoded as {attr.encoding}"
+            out.append(((*loc, "predicate"), msg))
+    elif not all(attr.low <= b <= attr.high for b in spec.bounds()):
+        msg = f"the predicate's bounds must lie in {attr.low}..{attr.high} ({attr.bits} bits)"
+        out.append(((*loc, "predicate"), msg))
 
 
 def _unique_ids(doc: PolicyDocument, out: Problems) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from consent_ledger.consent import Consent
 from consent_ledger.db import Tx
 from consent_ledger.encoding import format_timestamp
 from consent_ledger.entries import DataAccessed, DataUsed, RedemptionRefused
@@ -32,8 +33,12 @@ from consent_ledger.writer import BatchWriter
 from custos_errors import CustosError
 from policies.decision import (
     CONSENT_RULE_CODES,
+    App,
+    Context,
     Obligation,
     ReasonCode,
+    Request,
+    Resource,
     merge_obligations,
 )
 from policies.engine import decide
@@ -140,6 +145,10 @@ class DataAccess:
         self.registry = registry
         self.writer = writer
         self.clock = clock
+        # Called with (client id, categories) after each collection commits: the KYC desk
+        # (privacy/zk) re-attests a provable attribute whose value changed. A callback,
+        # because policies must not import privacy.
+        self.on_collected: list[Callable[[str, tuple[str, ...]], None]] = []
 
     # -- collection ----------------------------------------------------------------------
 
@@ -155,7 +164,7 @@ class DataAccess:
             raise AccessDenied(
                 f"{recorded.decision.reason} (decision {recorded.decision_id})", field="values"
             )
-        return self.registry.collect(
+        appended = self.registry.collect(
             client_id,
             values,
             app.department or "",
@@ -163,6 +172,9 @@ class DataAccess:
             purpose=purpose,
             decision_id=recorded.decision_id,
         )
+        for listener in self.on_collected:
+            listener(client_id, tuple(sorted(values)))
+        return appended
 
     # -- redemption ----------------------------------------------------------------------
 
@@ -274,6 +286,30 @@ class DataAccess:
         if not categories:
             raise InvalidRequest("name the categories used", field="categories")
         return self._one(app, Grant(decision_id, client_id), Channel.USE_REPORT, categories)
+
+    def admits_aggregate(
+        self,
+        analyst: Principal,
+        purpose: str,
+        categories: Sequence[str],
+        consent: Consent,
+        now: datetime,
+    ) -> bool:
+        """For the DP layer, inside its release's transaction: whether clients holding this
+        consent may have these categories' values in a differentially private release now
+        (``Channel.DP_RELEASE``). Decided by the policy in force for aggregate access, and
+        redeemable only if no obligation of the allow rules the channel out. The release
+        records one ``dp_release`` entry for all its clients, so nothing is written here."""
+        request = Request(
+            App(analyst.account_id, analyst.department or ""),
+            purpose,
+            Resource(consent.client_id, tuple(categories)),
+            Context(now, "aggregate"),
+        )
+        decided = decide(self.decisions.policy.current, consent, request)
+        if not decided.allowed:
+            return False
+        return blocking_obligation(decided.obligations, "aggregate", Channel.DP_RELEASE) is None
 
     def redeem_rows(
         self, app: Principal, grants: Sequence[Grant], channel: Channel

@@ -83,7 +83,7 @@ def _proof(r: ProofRule) -> str:
     conditions = [_actions(r.purposes), _categories(r.categories), _stages(r.stages)]
     if r.departments is not None:
         conditions.insert(0, _any("principal in Department::{}", r.departments))
-    conditions.append("!context.proof_presented")
+    conditions.append(f"!context.proven.contains({_str(r.id)})")
     return _forbid_text(r.id, conditions)
 
 
@@ -164,7 +164,7 @@ def cedar_requests(request: Request) -> list[dict[str, Any]]:
         "client": {"__entity": _uid("Client", request.resource.client_id)},
         "now": micros(ctx.now),
         "access": ctx.access,
-        "proof_presented": ctx.proof_presented,
+        "proven": sorted(ctx.proven),
     }
     if ctx.stage is not None:
         context["stage"] = ctx.stage

@@ -99,6 +99,7 @@ class ForbidEntry:
 class ProofEntry:
     rule_id: str
     refusals: Mapping[str, Decision]  # by stage: the proof_required denial in that stage
+    rule: ProofRule
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,11 +277,12 @@ class _Builder:
                 ReasonCode.PROOF_REQUIRED,
                 rule.id,
                 f"rule {rule.id}: in stage {stage}, {self.cat.key} is shown only by a "
-                f"zero-knowledge proof ({rule.predicate}); present one instead of the value",
+                f"zero-knowledge proof ({rule.predicate.describe(rule.attribute)}); the client is "
+                "asked for one (proof_request), present its proof_id instead of the value",
             )
             for stage in rule.stages
         }
-        return ProofEntry(rule.id, MappingProxyType(refusals))
+        return ProofEntry(rule.id, MappingProxyType(refusals), rule)
 
 
 def _static(forbids: tuple[ForbidEntry, ...], structural: Decision | None) -> Decision | None:

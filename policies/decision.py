@@ -182,10 +182,13 @@ class Resource:
 
 @dataclass(frozen=True, slots=True)
 class Context:
+    """``proven`` holds the ids of the proof rules a proof the server itself verified
+    satisfies for this request (``policies.proof_requests``); the app cannot assert one."""
+
     now: datetime
     access: Access = "row"
     stage: str | None = None
-    proof_presented: bool = False
+    proven: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:

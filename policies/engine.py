@@ -6,7 +6,7 @@ Order of evaluation, per requested category (README.md, "Rule semantics"):
 3. a category outside the permit → DENY category_not_permitted;
 4. the consent: none or withdrawn, expired at or before ``now``, purpose missing, level too
    low → DENY; a revocation therefore takes effect on the very next decision;
-5. a proof rule in its stage without a presented proof → DENY proof_required;
+5. a proof rule in its stage, unless a verified proof satisfies it → DENY proof_required;
 6. otherwise ALLOW, with the cell's obligations.
 A request for several categories is allowed only if every category is; otherwise it is
 denied for the first failing category in the order above (then in request order).
@@ -92,7 +92,7 @@ def _decide_one(cell: Cell, consent: Consent | None, request: Request, version: 
         return _fill(cell.too_low, consent, (), version)
     proof, stage = cell.proof, ctx.stage
     if proof is not None and stage is not None and stage in proof.refusals:
-        if not ctx.proof_presented:
+        if proof.rule_id not in ctx.proven:
             return proof.refusals[stage]
         return _fill(cell.allow, consent, cell.proof_obligations, version)
     return _fill(cell.allow, consent, cell.obligations, version)

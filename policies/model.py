@@ -41,6 +41,7 @@ __all__ = [
     "Permit",
     "Policy",
     "PolicyDocument",
+    "PredicateSpec",
     "ProofRule",
 ]
 
@@ -149,15 +150,59 @@ class ConsentRule(_Strict):
     why: Text
 
 
+class PredicateSpec(_Strict):
+    """The fact a proof rule asks for, over an attribute of ``attributes.yaml``: exactly one
+    of these keys. ``age_at_least`` is over a date of birth, on the day the proof is asked."""
+
+    equals: StrictInt | None = None
+    one_of: Annotated[tuple[StrictInt, ...], Field(min_length=1, max_length=16)] | None = None
+    at_least: StrictInt | None = None
+    at_most: StrictInt | None = None
+    between: tuple[StrictInt, StrictInt] | None = None
+    age_at_least: Annotated[StrictInt, Field(ge=0, le=150)] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> PredicateSpec:
+        given = [k for k, v in self.model_dump().items() if v is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of equals, one_of, at_least, at_most, between, age_at_least"
+            )
+        if self.between is not None and self.between[0] > self.between[1]:
+            raise ValueError("between: the low bound is above the high bound")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k, v in self.model_dump().items() if v is not None)
+
+    def bounds(self) -> tuple[int, ...]:
+        """Every public number the predicate names (years for an age)."""
+        raw = getattr(self, self.kind)
+        return tuple(raw) if isinstance(raw, tuple) else (raw,)
+
+    def describe(self, attribute: str) -> str:
+        raw = getattr(self, self.kind)
+        if self.kind == "between":
+            return f"{attribute} between {raw[0]} and {raw[1]}"
+        if self.kind == "one_of":
+            return f"{attribute} one of {', '.join(map(str, raw))}"
+        if self.kind == "age_at_least":
+            return f"age at least {raw} (from {attribute})"
+        return f"{attribute} {self.kind.replace('_', ' ')} {raw}"
+
+
 class ProofRule(_Strict):
-    """In these stages the app gets the fact from a ZK proof, never the raw value."""
+    """In these stages the app gets the fact from a ZK proof, never the raw value: the
+    predicate over the attribute, proved to the department for this request only."""
 
     id: RuleId
     departments: Names | None = None
     purposes: Names
     categories: CategoryKeys
     stages: Names
-    predicate: Text
+    attribute: Name
+    predicate: PredicateSpec
     why: Text
 
 

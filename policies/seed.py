@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from consent_ledger.accounts import AccountStore
 from consent_ledger.catalogue import Catalogue
@@ -26,15 +25,15 @@ from consent_ledger.runtime import Custos
 from consent_ledger.writer import BatchWriter
 from custos_errors import CustosError
 from policies.access import DataAccess
+from policies.books import assign_book
 from policies.holder import PolicyHolder
 from policies.loader import DEFAULT_POLICY_PATH
+from policies.population import client_record, draw_book
 from policies.redemption import Channel, blocking_obligation
 from policies.service import DecisionAsk, DecisionLog
 
 __all__ = ["SeedSummary", "SimulatedClock", "seed_population"]
 
-_SURNAMES = ["Wang", "Li", "Zhang", "Liu", "Chen", "Müller", "Smith", "García", "Okafor", "Sato"]
-_GIVEN = ["Wei", "Fang", "Jun", "Mei", "Anna", "James", "Lucía", "Chidi", "Yuki", "Lars"]
 _DEPARTMENTS = ["advisory", "risk", "research", "compliance"]
 # Decisions live only minutes; the seed reads right after it decides.
 _TTL = timedelta(minutes=5)
@@ -59,46 +58,6 @@ class SeedSummary:
     clients: list[str] = field(default_factory=list)
     erased: list[str] = field(default_factory=list)
     events: int = 0
-
-
-def _profile(rng: random.Random, level: int) -> dict[str, Any]:
-    """Plausible personal values for the categories up to ``level``."""
-    given, surname = rng.choice(_GIVEN), rng.choice(_SURNAMES)
-    values: dict[str, Any] = {
-        "user.name": f"{given} {surname}",
-        "user.contact.email": f"{given.lower()}.{surname.lower()}{rng.randint(1, 99)}@example.com",
-        "user.contact.phone_number": f"+86 1{rng.randint(30, 99)} {rng.randint(1000, 9999)} "
-        f"{rng.randint(1000, 9999)}",
-        "user.government_id": f"{rng.randint(110000, 659999)}{rng.randint(19500101, 20051231)}"
-        f"{rng.randint(1000, 9999)}",
-        "user.demographic.date_of_birth": (
-            datetime(1940, 1, 1, tzinfo=UTC) + timedelta(days=rng.randint(0, 24_000))
-        )
-        .date()
-        .isoformat(),
-    }
-    if level >= 2:
-        aum = round(rng.lognormvariate(14, 1.2), -3)
-        values |= {
-            "user.financial.assets_under_management": int(aum),
-            "user.financial.investment_experience": rng.choice(["none", "basic", "experienced"]),
-            "user.financial.risk_questionnaire": [rng.randint(1, 5) for _ in range(10)],
-            "user.financial.investment_horizon": rng.choice([1, 3, 5, 10, 20]),
-            "user.financial.liquidity_needs": rng.choice(["low", "medium", "high"]),
-            "user.financial.drawdown_behaviour": rng.choice(["sold", "held", "bought_more"]),
-            "user.financial.risk_level": rng.choice(["C1", "C2", "C3", "C4", "C5"]),
-        }
-    if level >= 3:
-        values |= {
-            "user.demographic.marital_status": rng.choice(["single", "married", "divorced"]),
-            "user.demographic.dependents": rng.randint(0, 4),
-        }
-    if level >= 4:
-        values |= {
-            "user.financial.household_income": rng.randint(8, 400) * 10_000,
-            "user.financial.liabilities": rng.randint(0, 300) * 10_000,
-        }
-    return values
 
 
 def _purposes(rng: random.Random) -> list[str]:
@@ -186,12 +145,16 @@ def _simulate(
         expires = (
             joined + timedelta(days=rng.choice([90, 180, 365, 730])) if rng.random() < 0.4 else None
         )
-        profile = _profile(rng, 4)
+        # Each client's record sits in one department's book (policies/population.py); its
+        # values come from a generator seeded off the main stream.
+        book = draw_book(rng)
+        profile = client_record(random.Random(rng.getrandbits(64)), book, end.date())
         summary.clients.append(cid)
 
         def onboard() -> None:
             # The KYC desk records the consent, then collects what it covers, for KYC.
             registry.register_client(cid)
+            assign_book(custos.db, cid, book)
             registry.grant(cid, level, _purposes(rng), expires)
             data.collect(
                 apps["compliance"],

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import orjson
 
@@ -26,22 +27,28 @@ from consent_ledger.principals import Principal
 from consent_ledger.registry import ConsentRegistry
 from consent_ledger.writer import BatchWriter, Job
 from custos_errors import CustosError
+from policies.compiled import CompiledPolicy
 from policies.decision import (
     App,
     Context,
     Decision,
     Obligation,
+    ObligationKind,
     Outcome,
+    ReasonCode,
     Request,
     Resource,
 )
 from policies.engine import decide
 from policies.errors import DecisionNotUsable, UnknownDecision
 from policies.holder import PolicyHolder
+from policies.model import ProofRule
+from policies.proof_requests import ProofRequest, ProofRequests
 
 __all__ = [
     "DecisionAsk",
     "DecisionLog",
+    "ProvenFact",
     "RecordedDecision",
     "StoredDecision",
 ]
@@ -54,7 +61,27 @@ class DecisionAsk:
     categories: tuple[str, ...]
     access: str = "row"
     stage: str | None = None
-    proof_presented: bool = False
+    # A proof the server verified (POST /v1/proofs:verify), offered to pass a proof rule.
+    proof_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ProvenFact:
+    """What an allow through a proof rule carries: the predicate held, never the value."""
+
+    proof_id: str
+    rule_id: str
+    attribute: str
+    predicate: Mapping[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "proof_id": self.proof_id,
+            "rule_id": self.rule_id,
+            "attribute": self.attribute,
+            "predicate": dict(self.predicate),
+            "holds": True,
+        }
 
 
 @dataclass(frozen=True)
@@ -63,6 +90,19 @@ class RecordedDecision:
     decision: Decision
     ledger_index: int
     timestamp: str
+    proof_request: ProofRequest | None = None
+    proof: ProvenFact | None = None
+
+
+@dataclass(frozen=True)
+class _Made:
+    """One decision of a writer job, with what the proof flow added to it."""
+
+    decision_id: str
+    decision: Decision
+    proof_id: str | None = None
+    proof_request: ProofRequest | None = None
+    proof: ProvenFact | None = None
 
 
 @dataclass(frozen=True)
@@ -77,7 +117,7 @@ class StoredDecision:
     categories: tuple[str, ...]
     access: str
     stage: str | None
-    proof_presented: bool
+    proven: frozenset[str]
     obligations: tuple[Obligation, ...]
     created_at: datetime
 
@@ -87,7 +127,7 @@ class StoredDecision:
             App(self.app_id, self.department),
             self.purpose,
             Resource(self.client_id, self.categories),
-            Context(now, self.access, self.stage, self.proof_presented),  # type: ignore[arg-type]
+            Context(now, self.access, self.stage, self.proven),  # type: ignore[arg-type]
         )
 
 
@@ -97,6 +137,7 @@ def _recorded(
     department: str,
     ask: DecisionAsk,
     d: Decision,
+    proof_id: str | None,
     trace_id: str | None,
 ) -> AccessDecided:
     """The ledger body. The input holds only a pseudonym and catalogue names."""
@@ -110,13 +151,17 @@ def _recorded(
         ask.categories,
         ask.access,
         ask.stage,
-        ask.proof_presented,
+        proof_id,
         d.outcome.value,
         d.reason_code.value,
         d.rule_id,
         tuple(str(o) for o in d.obligations),
         trace_id,
     )
+
+
+def _proof_rule(compiled: CompiledPolicy, rule_id: str) -> ProofRule:
+    return next(r for r in compiled.policy.document.proofs if r.id == rule_id)
 
 
 def _decision_id() -> str:
@@ -138,7 +183,9 @@ class DecisionLog:
         clock: Callable[[], datetime],
         ttl: timedelta,
         new_id: Callable[[], str] = _decision_id,
+        proofs: ProofRequests | None = None,
     ) -> None:
+        self.proofs = proofs or ProofRequests()
         self.registry = registry
         self.new_id = new_id
         self.policy = policy
@@ -171,14 +218,69 @@ class DecisionLog:
         return self._finish(await self.writer.run_async(job))
 
     @staticmethod
-    def _finish(
-        done: tuple[list[tuple[str, Decision]], Sequence[Appended]],
-    ) -> list[RecordedDecision]:
+    def _finish(done: tuple[list[_Made], Sequence[Appended]]) -> list[RecordedDecision]:
         made, appended = done
         return [
-            RecordedDecision(decision_id, d, a.index, a.timestamp)
-            for (decision_id, d), a in zip(made, appended, strict=True)
+            RecordedDecision(
+                m.decision_id, m.decision, a.index, a.timestamp, m.proof_request, m.proof
+            )
+            for m, a in zip(made, appended, strict=True)
         ]
+
+    def _with_proofs(
+        self,
+        tx: Tx,
+        ask: DecisionAsk,
+        request: Request,
+        compiled: CompiledPolicy,
+        consent: Consent | None,
+        decision_id: str,
+    ) -> _Made:
+        """Decide, letting a verified proof pass its rule: a valid one is spent on an allow
+        that needed it; a refusal for want of a proof stores a fresh proof request."""
+        app, now = request.principal, request.context.now
+        acceptance = None
+        if ask.proof_id is not None:
+            acceptance = self.proofs.accepted(
+                tx,
+                ask.proof_id,
+                department=app.department,
+                client_id=ask.client_id,
+                purpose=ask.purpose,
+                now=now,
+            )
+            if acceptance.rule_id is not None:
+                ctx = request.context
+                proven = Context(ctx.now, ctx.access, ctx.stage, frozenset({acceptance.rule_id}))
+                request = Request(app, request.action, request.resource, proven)
+        d = decide(compiled, consent, request)
+        if d.allowed and acceptance is not None and acceptance.rule_id is not None:
+            if ObligationKind.REQUIRES_PROOF in {o.kind for o in d.obligations}:
+                assert ask.proof_id is not None
+                self.proofs.consume(tx, ask.proof_id, decision_id)
+                rule = _proof_rule(compiled, acceptance.rule_id)
+                fact = ProvenFact(ask.proof_id, rule.id, rule.attribute, acceptance.predicate or {})
+                return _Made(decision_id, d, ask.proof_id, None, fact)
+            return _Made(decision_id, d)
+        if d.reason_code is not ReasonCode.PROOF_REQUIRED or d.rule_id is None:
+            return _Made(decision_id, d)
+        category = next(c.category for c in d.details if c.reason_code is ReasonCode.PROOF_REQUIRED)
+        pending = self.proofs.create(
+            tx,
+            app_id=app.app_id,
+            department=app.department,
+            client_id=ask.client_id,
+            purpose=ask.purpose,
+            rule=_proof_rule(compiled, d.rule_id),
+            category=category,
+            decision_id=decision_id,
+            now=now,
+        )
+        if acceptance is not None and acceptance.reason is not None:
+            d = d._replace(
+                reason=f"{d.reason}; proof {ask.proof_id} not accepted: {acceptance.reason}"
+            )
+        return _Made(decision_id, d, None, pending)
 
     def _job(
         self,
@@ -187,7 +289,7 @@ class DecisionLog:
         trace_id: str | None = None,
         *,
         numbered: bool = False,
-    ) -> Job[list[tuple[str, Decision]]]:
+    ) -> Job[list[_Made]]:
         """The decisions as a writer job: decided inside the batch's transaction, on the
         consent every earlier job in ledger order left."""
         if app.department is None:
@@ -195,11 +297,11 @@ class DecisionLog:
         department = app.department
         app_id = app.account_id
 
-        def job(tx: Tx, first_index: int) -> tuple[list[tuple[str, Decision]], list[NewEntry]]:
+        def job(tx: Tx, first_index: int) -> tuple[list[_Made], list[NewEntry]]:
             now = self.clock()
             compiled = self.policy.current
             consents: dict[str, Consent | None] = {}
-            made: list[tuple[str, Decision]] = []
+            made: list[_Made] = []
             entries: list[NewEntry] = []
             for n, ask in enumerate(asks):
                 try:
@@ -209,25 +311,34 @@ class DecisionLog:
                         App(app_id, department),
                         ask.purpose,
                         Resource(ask.client_id, ask.categories),
-                        Context(now, ask.access, ask.stage, ask.proof_presented),  # type: ignore[arg-type]
+                        Context(now, ask.access, ask.stage),  # type: ignore[arg-type]
                     )
-                    d = decide(compiled, consents[ask.client_id], request)
+                    consent = consents[ask.client_id]
+                    decision_id = self.new_id()
+                    if ask.proof_id is None and request.context.stage is None:
+                        # The hot path: no stage, so no proof rule can apply.
+                        m = _Made(decision_id, decide(compiled, consent, request))
+                    else:
+                        m = self._with_proofs(tx, ask, request, compiled, consent, decision_id)
                 except CustosError as exc:
                     if numbered:
                         exc.field = f"items.{n}" + ("" if exc.field is None else f".{exc.field}")
                     raise
-                decision_id = self.new_id()
-                made.append((decision_id, d))
-                entries.append(_recorded(decision_id, app_id, department, ask, d, trace_id).entry())
+                made.append(m)
+                entries.append(
+                    _recorded(
+                        decision_id, app_id, department, ask, m.decision, m.proof_id, trace_id
+                    ).entry()
+                )
             created = format_timestamp(now)
             tx.executemany(
                 "INSERT INTO decisions (decision_id, app_id, department, client_id, purpose,"
-                " categories, access, stage, proof_presented, outcome, obligations,"
+                " categories, access, stage, proof_id, outcome, obligations,"
                 " ledger_index, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
-                        decision_id,
+                        m.decision_id,
                         app_id,
                         department,
                         ask.client_id,
@@ -235,13 +346,13 @@ class DecisionLog:
                         orjson.dumps(list(ask.categories)).decode(),
                         ask.access,
                         ask.stage,
-                        int(ask.proof_presented),
-                        d.outcome.value,
-                        orjson.dumps([str(o) for o in d.obligations]).decode(),
+                        m.proof_id,
+                        m.decision.outcome.value,
+                        orjson.dumps([str(o) for o in m.decision.obligations]).decode(),
                         first_index + n,
                         created,
                     )
-                    for n, (ask, (decision_id, d)) in enumerate(zip(asks, made, strict=True))
+                    for n, (ask, m) in enumerate(zip(asks, made, strict=True))
                 ],
             )
             return made, entries
@@ -254,7 +365,7 @@ class DecisionLog:
         consent of the moment before acting on it (``policies.access``)."""
         row = tx.one(
             "SELECT app_id, department, client_id, purpose, categories, access, stage,"
-            " proof_presented, outcome, obligations, created_at"
+            " proof_id, outcome, obligations, created_at"
             " FROM decisions WHERE decision_id = ?",
             (decision_id,),
         )
@@ -283,7 +394,12 @@ class DecisionLog:
             tuple(orjson.loads(row[4])),
             row[5],
             row[6],
-            bool(row[7]),
+            self._proven(tx, row[7]),
             tuple(Obligation.parse(o) for o in orjson.loads(row[9])),
             made,
         )
+
+    def _proven(self, tx: Tx, proof_id: str | None) -> frozenset[str]:
+        """The proof rule the decision's proof satisfied, to decide it again as it was made."""
+        rule = None if proof_id is None else self.proofs.rule_of(tx, proof_id)
+        return frozenset() if rule is None else frozenset({rule})

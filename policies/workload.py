@@ -46,6 +46,7 @@ def random_workload(
     consents = {f"c{i:05d}": _consent(rng, f"c{i:05d}", purposes, now) for i in range(clients)}
     apps = tuple(App(f"{d}-app-{k}", d) for d in sorted(compiled.cells) for k in range(2))
     client_ids = sorted(consents)
+    proof_rules = frozenset(r.id for r in compiled.policy.document.proofs)
     requests = []
     for _ in range(n):
         app = rng.choice(apps)
@@ -56,7 +57,9 @@ def random_workload(
         pool = in_scope if rng.random() < 0.8 else categories
         count = rng.randint(1, min(max_categories, len(pool)))
         access: Access = "row" if rng.random() < 0.7 else "aggregate"
-        context = Context(now, access, rng.choice(STAGES), rng.random() < 0.5)
+        stage = rng.choice(STAGES)
+        proven = proof_rules if rng.random() < 0.5 else frozenset()
+        context = Context(now, access, stage, proven)
         resource = Resource(rng.choice(client_ids), tuple(rng.sample(pool, count)))
         requests.append(Request(app, purpose, resource, context))
     return Workload(tuple(requests), consents, apps)

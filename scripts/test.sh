@@ -7,6 +7,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy .
+# The Flower side imports flwr, which only the federated environment has (README.md); the
+# modules it imports are the main run's to check (silent here: that env pins other versions).
+.venv-fl/bin/mypy --follow-imports=silent federated/app/*.py bench/fl.py
 
 # The tests start their own throwaway PostgreSQL servers (tests/support/postgres.py);
 # this makes sure the server binaries are there, installing Debian's package if not.

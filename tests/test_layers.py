@@ -61,3 +61,28 @@ def test_api_writes_no_ledger_entry_itself() -> None:
                 ):
                     offenders.append(f"{where}:{node.lineno}: ledger.{name}")
     assert not offenders
+
+
+def test_only_privacy_dp_imports_opendp() -> None:
+    """Row-level values meet OpenDP in privacy/dp and nowhere else: no other package of the
+    service imports it (the benchmark's OpenDP-only baseline is not part of the service)."""
+    offenders = [
+        str(path.relative_to(ROOT))
+        for package in (*FORBIDDEN, "api", "custos_client")
+        for path in (ROOT / package).rglob("*.py")
+        if "opendp" in _imported(path) and not path.is_relative_to(ROOT / "privacy" / "dp")
+    ]
+    assert not offenders
+
+
+def test_only_privacy_zk_does_curve_math() -> None:
+    """privacy/zk is the only package that does curve math: no other package of the service
+    imports py_ecc or py_arkworks_bls12381 (tests and benchmarks may, as references)."""
+    curve_libraries = {"py_ecc", "py_arkworks_bls12381"}
+    offenders = [
+        str(path.relative_to(ROOT))
+        for package in (*FORBIDDEN, "api", "custos_client")
+        for path in (ROOT / package).rglob("*.py")
+        if _imported(path) & curve_libraries and not path.is_relative_to(ROOT / "privacy" / "zk")
+    ]
+    assert not offenders

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.asgi import BodyTooLarge, read_body, replay
 from api.guard import is_portal_path
+from api.portal.proofs import router as proofs_router
 from api.portal.routes import router
 from api.portal.sessions import SessionStore, SignInLimiter, tokens_match
 from api.portal.web import (
@@ -172,6 +173,8 @@ def install_portal(app: FastAPI) -> None:
         secure_cookies=settings.environment == "production",
     )
     app.state.portal = portal
+    # Before the main router: its last route answers every other /portal/ path.
+    app.include_router(proofs_router)
     app.include_router(router)
     app.mount("/portal/static", StaticFiles(directory=_HERE / "static"), name="portal-static")
 

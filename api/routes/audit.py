@@ -16,6 +16,7 @@ from api.problems import problem_responses
 from api.routes.me import page
 from api.schemas import MAX_INDEX, TrailPage
 from consent_ledger.audit import TrailQuery
+from consent_ledger.errors import InvalidRequest
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -80,12 +81,20 @@ def trail(
         default=-1, ge=-1, le=MAX_INDEX, description="Continue after this ledger index"
     ),
     limit: int = Query(default=100, ge=1, le=1000),
+    analyst_id: str | None = Query(
+        default=None,
+        pattern=r"^[0-9a-f]{16}$",
+        description="An analyst's grant and releases (analyst_created, dp_release)",
+    ),
 ) -> TrailPage:
-    """Query the usage trail by client, app, department, purpose, category, outcome, type
-    and time; each item is a ledger entry with its index, checkable by an inclusion proof."""
+    """Query the usage trail by client, app, analyst, department, purpose, category,
+    outcome, type and time; each item is a ledger entry with its index, checkable by an
+    inclusion proof."""
+    if analyst_id is not None and app_id is not None:
+        raise InvalidRequest("filter by app_id or analyst_id, not both", field="analyst_id")
     q = _query(
         client_id,
-        app_id,
+        app_id if analyst_id is None else analyst_id,
         department,
         purpose,
         category,

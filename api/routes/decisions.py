@@ -26,9 +26,7 @@ _ERRORS = problem_responses(400, 401, 403, 404, 422)
 
 
 def ask_of(r: DecisionRequest) -> DecisionAsk:
-    return DecisionAsk(
-        r.client_id, r.purpose, tuple(r.categories), r.access, r.stage, r.proof_presented
-    )
+    return DecisionAsk(r.client_id, r.purpose, tuple(r.categories), r.access, r.stage, r.proof_id)
 
 
 def _view(r: RecordedDecision) -> dict[str, Any]:
@@ -46,6 +44,8 @@ def _view(r: RecordedDecision) -> dict[str, Any]:
         "categories": list(d.categories),
         "ledger_index": r.ledger_index,
         "timestamp": r.timestamp,
+        "proof_request": None if r.proof_request is None else r.proof_request.to_json(),
+        "proof": None if r.proof is None else r.proof.to_json(),
     }
 
 

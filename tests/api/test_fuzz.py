@@ -1,7 +1,7 @@
 """Fuzz the whole OpenAPI surface with schemathesis: no 5xx, no response off its schema.
 
-Each operation is called with the key of the role it is for (apps, auditors, clients), so
-the fuzzer reaches the handlers rather than stopping at 401.
+Each operation is called with the key of the role it is for (apps, auditors, clients,
+analysts), so the fuzzer reaches the handlers rather than stopping at 401.
 """
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     _KEYS["app"] = acc.create_app("advisory", "fuzz app", clock()).key
     _KEYS["auditor"] = acc.create_auditor("fuzz auditor", clock()).key
     _KEYS["client"] = acc.create_client_login(cid, "fuzz", None, clock()).key
+    _KEYS["analyst"] = acc.create_analyst(
+        "fuzz analyst", "research", "clients", "1000", "0", clock()
+    ).key
     app = create_app(settings, clock=clock, services=services, checkpointing=False)
     yield app
     services.close()
@@ -54,6 +57,8 @@ def _role(path: str) -> str:
         return "client"
     if path.startswith(("/v1/audit", "/v1/ledger/proofs", "/v1/ledger/entries")):
         return "auditor"
+    if path.startswith("/v1/stats"):
+        return "analyst"
     return "app"
 
 

@@ -96,18 +96,29 @@ def test_federated_only_is_never_read_through_the_data_api(world: World) -> None
 
 
 def test_requires_proof_is_never_redeemed_for_the_value(world: World) -> None:
-    """The allow a proof rule gives is for the fact, so the raw AUM never comes back."""
+    """The allow a verified proof gives is for the fact, so the raw AUM never comes back."""
+    world.services.custos.registry.collect(world.alice, {AUM: 4_000_000}, by="compliance")
+    world.services.zk.desk.attest(world.alice)
+    ask = {"client_id": world.alice, "purpose": "suitability", "categories": [AUM]}
+    ask["stage"] = "qualified_investor_check"
+    denied = world.http.post("/v1/decisions", json=ask, headers=world.auth(world.advisory))
+    request = denied.json()["proof_request"]
+    envelope = world.services.zk.prove(request["request_id"])
+    verdict = world.http.post(
+        "/v1/proofs:verify", json={"proof": envelope}, headers=world.auth(world.advisory)
+    ).json()
+    assert verdict["valid"], verdict
     decision = _decide(
         world,
         world.advisory,
         "suitability",
         [AUM],
         stage="qualified_investor_check",
-        proof_presented=True,
+        proof_id=verdict["proof_id"],
     )
     read = _read(world, world.advisory, decision)
     assert read.status_code == 403 and read.json()["obligation"] == "requires_proof"
-    assert "2500000" not in read.text
+    assert "4000000" not in read.text
 
 
 def test_an_aggregate_decision_is_never_a_row(world: World) -> None:

@@ -22,7 +22,7 @@ def request(
     *categories: str,
     access: Access = "row",
     stage: str | None = None,
-    proof: bool = False,
+    proven: frozenset[str] = frozenset(),
     now: datetime = NOW,
     client: str = CLIENT,
 ) -> Request:
@@ -30,5 +30,5 @@ def request(
         App(f"{department}-app", department),
         purpose,
         Resource(client, categories),
-        Context(now, access, stage, proof),
+        Context(now, access, stage, proven),
     )

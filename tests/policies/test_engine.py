@@ -312,8 +312,8 @@ def test_a_multi_category_request_without_a_permit_is_not_applicable_unprefixed(
             "qualified-investor-proof",
             "rule qualified-investor-proof: in stage qualified_investor_check, "
             "user.financial.assets_under_management is shown only by a zero-knowledge proof "
-            "(assets_under_management >= qualified investor threshold); present one instead "
-            "of the value",
+            "(assets_under_management at least 3000000); the client is asked for one "
+            "(proof_request), present its proof_id instead of the value",
         ),
     ],
 )
@@ -336,15 +336,26 @@ def test_each_denial_gives_its_exact_reason(
     )
 
 
-def test_a_presented_proof_allows_with_the_proof_obligation() -> None:
-    """In the proof's stage, a presented proof allows and obliges the app to take the proof,
-    not the value; outside that stage the value itself is allowed."""
+def test_a_verified_proof_allows_with_the_proof_obligation() -> None:
+    """In the proof's stage, a proof the server verified for the rule allows and obliges the
+    app to take the proof, not the value; one for another rule does not; outside that stage
+    the value itself is allowed."""
     aum = "user.financial.assets_under_management"
     proved = decide(
         COMPILED,
         L2_SUITABILITY,
-        request("advisory", "suitability", aum, stage="qualified_investor_check", proof=True),
+        request(
+            "advisory",
+            "suitability",
+            aum,
+            stage="qualified_investor_check",
+            proven=frozenset({"qualified-investor-proof"}),
+        ),
     )
+    other = request(
+        "advisory", "suitability", aum, stage="qualified_investor_check", proven=frozenset({"x"})
+    )
+    assert decide(COMPILED, L2_SUITABILITY, other).reason_code is ReasonCode.PROOF_REQUIRED
     assert (proved.outcome, proved.rule_id, proved.categories) == (
         Outcome.ALLOW,
         "advisory-suitability",

@@ -38,7 +38,7 @@ class RequestSpec(_Strict):
     categories: tuple[str, ...]
     access: Literal["row", "aggregate"] = "row"
     stage: str | None = None
-    proof_presented: bool = False
+    proven: tuple[str, ...] = ()
 
 
 class Expectation(_Strict):
@@ -86,7 +86,7 @@ def _replay(example: Example) -> Decision:
         App(f"{spec.department}-app", spec.department),
         spec.purpose,
         Resource(CLIENT, spec.categories),
-        Context(FILE.now, spec.access, spec.stage, spec.proof_presented),
+        Context(FILE.now, spec.access, spec.stage, frozenset(spec.proven)),
     )
     return engine_decide(COMPILED, _consent(example.consent, FILE.now), request)
 

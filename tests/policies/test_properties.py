@@ -20,6 +20,8 @@ from policies import decide as engine_decide
 from policies.workload import STAGES
 from tests.policies.support import CATALOGUE, CLIENT, COMPILED, NOW
 
+PROOF_RULES = sorted(r.id for r in COMPILED.policy.document.proofs)
+
 PURPOSES = sorted(CATALOGUE.purpose_map)
 CATEGORIES = [c.key for c in CATALOGUE.categories]
 DEPARTMENTS = sorted(COMPILED.cells)
@@ -45,7 +47,7 @@ contexts = st.builds(
     now=st.just(NOW),
     access=st.sampled_from(["row", "aggregate"]),
     stage=st.sampled_from(sorted(set(STAGES), key=str)),
-    proof_presented=st.booleans(),
+    proven=st.sets(st.sampled_from(PROOF_RULES)).map(frozenset),
 )
 
 
