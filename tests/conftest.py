@@ -9,6 +9,9 @@ import pytest
 
 from tests.support.postgres import fresh_database, postgres_server
 
+# The real server and the browser, one of each for the whole run (tests/support/browser.py).
+pytest_plugins = ["tests.support.browser"]
+
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:

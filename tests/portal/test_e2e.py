@@ -13,7 +13,7 @@ from playwright.sync_api import Route, expect
 
 from consent_ledger.audit import TrailQuery
 from consent_ledger.receipts import verify_receipt
-from tests.portal.conftest import PHONE, LiveServer, open_page, screenshot, sign_in
+from tests.support.browser import PHONE, LiveServer, open_page, screenshot, sign_in
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.portal.conftest import LiveServer, open_page, screenshot, sign_in
+from tests.support.browser import LiveServer, open_page, screenshot, sign_in
 
 pytestmark = pytest.mark.slow
 

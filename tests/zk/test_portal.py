@@ -10,18 +10,11 @@ from playwright.sync_api import expect
 
 from policies.proof_requests import ProofRequest
 from policies.service import DecisionAsk
-from tests.portal.conftest import (
-    LiveServer,
-    browser,
-    csrf_from,
-    live_server,
-    page,
-    screenshot,
-    sign_in,
-)
+from tests.portal.conftest import csrf_from
+from tests.support.browser import LiveServer, screenshot, sign_in
 from tests.zk.flow_world import AUM, POOR_AUM, RICH_AUM, STAGE, Flow, flow
 
-__all__ = ["browser", "flow", "live_server", "page"]
+__all__ = ["flow"]
 
 
 @pytest.fixture
