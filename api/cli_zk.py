@@ -1,5 +1,6 @@
 """``custos zk``: attest clients' attributes, prove a request, verify a proof offline, rotate
-the desk key. Registered in api/cli.py with one ``add_typer`` line.
+the desk key. Registered in api/cli.py with one ``add_typer`` line, at the end of that
+module: the options and helpers here are api.cli's own, imported from it.
 
 ``verify`` imports only privacy/zk's offline verifier (no database, no server module), so
 an auditor can run it on a copy of an envelope and the published parameters.
@@ -9,56 +10,43 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
-__all__ = ["zk_app"]
-
-zk_app = typer.Typer(
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    help="Zero-knowledge attribute proofs: attestation, proving, offline verification.",
+from api.cli import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    DataDirOption,
+    DbOption,
+    _die,
+    _services,
+    _typer,
 )
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
+__all__ = ["zk_app"]
 
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help="Database URL, or the path of a SQLite file "
-        "(default: $CUSTOS_DATABASE_URL or ./custos.db).",
-    ),
-]
-DataDirOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir", help="Directory of key files (default: $CUSTOS_DATA_DIR or ./.custos)."
-    ),
-]
-
-
-def _die(message: str, code: int) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
+zk_app = _typer("Zero-knowledge attribute proofs: attestation, proving, offline verification.")
 
 
 def _read_json(path: Path, what: str) -> Any:
+    """The file's JSON, refused past the envelope cap before parsing: a hostile file must
+    not make the verifier read or parse without end (privacy/zk/caps.py)."""
+    from privacy.zk.caps import MAX_ENVELOPE_BYTES
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        _die(f"cannot read {what} {path}: {getattr(exc, 'strerror', None) or exc}", EXIT_USAGE)
+        with path.open("rb") as f:
+            data = f.read(MAX_ENVELOPE_BYTES + 1)
+    except OSError as exc:
+        _die(f"cannot read {what} {path}: {exc.strerror or exc}", EXIT_USAGE)
+    if len(data) > MAX_ENVELOPE_BYTES:
+        _die(f"{what} {path} is over {MAX_ENVELOPE_BYTES} bytes", EXIT_USAGE)
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        _die(f"cannot read {what} {path}: not UTF-8 text", EXIT_USAGE)
     except (ValueError, RecursionError):
         _die(f"{what} {path} is not JSON (or is nested too deeply)", EXIT_USAGE)
-
-
-def _services(db: str | None, data_dir: Path | None) -> Any:
-    # api.cli registers this module, so its helpers are imported when a command runs.
-    from api.cli import _services as open_services
-
-    return open_services(db, data_dir)
 
 
 @zk_app.command("attest")

@@ -17,11 +17,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from consent_ledger.catalogue import Catalogue
 from policies.errors import PolicyInvalid
-from policies.loader import _compose, _duplicate_keys, _Where
+from policies.loader import read_file, validate_yaml
 
 __all__ = [
     "DEFAULT_ATTRIBUTES_PATH",
@@ -99,24 +99,11 @@ class Attributes:
 
 def load_attributes(path: Path, catalogue: Catalogue) -> Attributes:
     """Load and check ``path``; raises ``PolicyInvalid`` listing every problem with its line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise PolicyInvalid((f"{path}: cannot read the attributes file: {reason}",)) from exc
-    return parse_attributes(text, str(path), catalogue)
+    return parse_attributes(read_file(path, "attributes file"), str(path), catalogue)
 
 
 def parse_attributes(text: str, source: str, catalogue: Catalogue) -> Attributes:
-    root, data = _compose(text, source)
-    where = _Where(source, root)
-    dupes = list(_duplicate_keys(root))
-    if dupes:
-        raise PolicyInvalid(tuple(f"{source}:{line}:{col}: {msg}" for line, col, msg in dupes))
-    try:
-        doc = _AttributesFile.model_validate(data)
-    except ValidationError as exc:
-        raise PolicyInvalid(where.pydantic(exc)) from None
+    doc, where = validate_yaml(text, source, _AttributesFile)
     problems: list[str] = []
     found: dict[str, AttributeDef] = {}
     categories = {c.key: c for c in catalogue.categories}

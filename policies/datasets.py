@@ -32,13 +32,12 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StringConstraints,
-    ValidationError,
 )
 
 from consent_ledger.catalogue import Catalogue
 from policies._checks import Loc
 from policies.errors import PolicyInvalid
-from policies.loader import _compose, _duplicate_keys, _Where
+from policies.loader import read_file, validate_yaml
 
 __all__ = [
     "DEFAULT_DATASETS_PATH",
@@ -150,26 +149,13 @@ def age_bands(labels: tuple[str, ...]) -> tuple[tuple[str, int, int | None], ...
 def load_datasets(path: Path, catalogue: Catalogue, departments: Collection[str]) -> Datasets:
     """Load and check ``path`` against the catalogue and the policy's departments; raises
     ``PolicyInvalid`` listing every problem with its line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise PolicyInvalid((f"{path}: cannot read the datasets file: {reason}",)) from exc
-    return parse_datasets(text, str(path), catalogue, departments)
+    return parse_datasets(read_file(path, "datasets file"), str(path), catalogue, departments)
 
 
 def parse_datasets(
     text: str, source: str, catalogue: Catalogue, departments: Collection[str]
 ) -> Datasets:
-    root, data = _compose(text, source)
-    where = _Where(source, root)
-    dupes = list(_duplicate_keys(root))
-    if dupes:
-        raise PolicyInvalid(tuple(f"{source}:{line}:{col}: {msg}" for line, col, msg in dupes))
-    try:
-        doc = _Document.model_validate(data)
-    except ValidationError as exc:
-        raise PolicyInvalid(where.pydantic(exc)) from None
+    doc, where = validate_yaml(text, source, _Document)
     problems = [where.problem(loc, msg) for loc, msg in _problems(doc, catalogue, departments)]
     if problems:
         raise PolicyInvalid(where.ordered(problems))

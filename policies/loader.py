@@ -9,42 +9,55 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from consent_ledger.catalogue import Catalogue
 from policies._checks import Loc, semantic_problems
 from policies.errors import PolicyInvalid
 from policies.model import Policy, PolicyDocument
 
-__all__ = ["DEFAULT_POLICY_PATH", "load_policy", "parse_policy"]
+__all__ = ["DEFAULT_POLICY_PATH", "load_policy", "parse_policy", "read_file", "validate_yaml"]
 
 DEFAULT_POLICY_PATH = Path(__file__).resolve().parent / "firm.yaml"
 
+_Model = TypeVar("_Model", bound=BaseModel)
 
-def load_policy(path: Path, catalogue: Catalogue) -> Policy:
-    """Load and check ``path``; raises ``PolicyInvalid`` listing every problem with its line."""
+
+def read_file(path: Path, what: str) -> str:
+    """The text of ``path`` (``what`` names it: "policy file"); raises ``PolicyInvalid``."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise PolicyInvalid((f"{path}: cannot read the policy file: {reason}",)) from exc
-    return parse_policy(text, str(path), catalogue)
+        raise PolicyInvalid((f"{path}: cannot read the {what}: {reason}",)) from exc
 
 
-def parse_policy(text: str, source: str, catalogue: Catalogue) -> Policy:
-    """Like ``load_policy`` for text already read; ``source`` names it in messages."""
+def validate_yaml(text: str, source: str, model: type[_Model]) -> tuple[_Model, _Where]:
+    """``text`` as a ``model`` document, and the map from its locations to the YAML nodes
+    for the caller's own checks. Syntax errors, duplicate keys and pydantic errors raise
+    ``PolicyInvalid`` with ``FILE:LINE:COL`` of each."""
     root, data = _compose(text, source)
     where = _Where(source, root)
     dupes = list(_duplicate_keys(root))
     if dupes:
         raise PolicyInvalid(tuple(f"{source}:{line}:{col}: {msg}" for line, col, msg in dupes))
     try:
-        document = PolicyDocument.model_validate(data)
+        return model.model_validate(data), where
     except ValidationError as exc:
         raise PolicyInvalid(where.pydantic(exc)) from None
+
+
+def load_policy(path: Path, catalogue: Catalogue) -> Policy:
+    """Load and check ``path``; raises ``PolicyInvalid`` listing every problem with its line."""
+    return parse_policy(read_file(path, "policy file"), str(path), catalogue)
+
+
+def parse_policy(text: str, source: str, catalogue: Catalogue) -> Policy:
+    """Like ``load_policy`` for text already read; ``source`` names it in messages."""
+    document, where = validate_yaml(text, source, PolicyDocument)
     problems = [
         where.problem(loc, msg, key="[key]" in loc)
         for loc, msg in semantic_problems(document, catalogue)

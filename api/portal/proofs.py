@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from api.portal.i18n import MESSAGES, localized, translator
 from api.portal.routes import PortalRoute
 from api.portal.web import Portal, PortalDep, SessionDep, language, render
+from custos_errors import CustosError
 from policies.proof_requests import ProofRequest, ProofRequestNotUsable, UnknownProofRequest
 from privacy.zk.errors import PredicateFalse
 from privacy.zk.flow_errors import AttestationMissing, ConsentNotCovering
@@ -102,35 +103,32 @@ def proofs_page(
     )
 
 
-@router.post("/proofs/{request_id}/approve")
-def approve(
+# What each refusal of an answer shows (an _ERRORS key). Declining can only meet the last two.
+_REFUSALS: tuple[tuple[type[CustosError], str], ...] = (
+    (PredicateFalse, "not_true"),
+    (ConsentNotCovering, "not_consented"),
+    (AttestationMissing, "unavailable"),
+    (ProofRequestNotUsable, "unavailable"),
+    (UnknownProofRequest, "unknown"),
+)
+
+
+@router.post("/proofs/{request_id}/{answer}")
+def answer(
     portal: PortalDep,
     session: SessionDep,
     request_id: str = Path(pattern=_REQUEST_ID),
+    answer: str = Path(pattern="^(approve|decline)$"),
 ) -> RedirectResponse:
+    """Approve (the proof is produced now) or decline a pending request of the client's."""
+    zk = portal.services.zk
+    approving = answer == "approve"
+    act = zk.approve if approving else zk.decline
     try:
-        portal.services.zk.approve(session.client_id, request_id)
-    except PredicateFalse:
-        return _answered("error=not_true")
-    except ConsentNotCovering:
-        return _answered("error=not_consented")
-    except (AttestationMissing, ProofRequestNotUsable):
-        return _answered("error=unavailable")
-    except UnknownProofRequest:
-        return _answered("error=unknown")
-    return _answered("done=approved")
-
-
-@router.post("/proofs/{request_id}/decline")
-def decline(
-    portal: PortalDep,
-    session: SessionDep,
-    request_id: str = Path(pattern=_REQUEST_ID),
-) -> RedirectResponse:
-    try:
-        portal.services.zk.decline(session.client_id, request_id)
-    except ProofRequestNotUsable:
-        return _answered("error=unavailable")
-    except UnknownProofRequest:
-        return _answered("error=unknown")
-    return _answered("done=declined")
+        act(session.client_id, request_id)
+    except CustosError as exc:
+        code = next((code for kind, code in _REFUSALS if isinstance(exc, kind)), None)
+        if code is None:
+            raise
+        return _answered(f"error={code}")
+    return _answered("done=approved" if approving else "done=declined")

@@ -63,7 +63,8 @@ def proof_request(
 
 @router.get("/zk/parameters")
 def zk_parameters(services: ServicesDep) -> dict[str, Any]:
-    """Public: the commitment generators and tag, the flow's protocol and context keys, the
-    attestation format, the provable attributes and the desk's verification keys with the
-    time each was in force; what `custos zk verify` checks a proof against offline."""
+    """Public: the commitment generators and tag, the Bulletproofs vector generators with
+    their tag and derivation, the flow's protocol and context keys, the attestation format,
+    the provable attributes and the desk's verification keys with the time each was in
+    force; what `custos zk verify` checks a proof against offline."""
     return parameters(services.zk.parameters_keys(), services.zk.attributes)

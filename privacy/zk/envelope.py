@@ -31,6 +31,7 @@ __all__ = [
     "VERSION",
     "b64",
     "check_context",
+    "decode_point",
     "exact_members",
     "parse_bytes",
     "parse_int",
@@ -83,8 +84,13 @@ def parse_scalar(value: Any, field: str) -> int:
 
 def parse_point(b: Backend, value: Any, field: str) -> tuple[bytes, Point]:
     data = parse_bytes(value, POINT_BYTES, field)
+    return data, decode_point(b, data, field)
+
+
+def decode_point(b: Backend, data: bytes, field: str) -> Point:
+    """The point of an encoding already read (``parse_bytes``): the curve checks."""
     try:
-        return data, b.decode(data)
+        return b.decode(data)
     except InvalidEnvelope as exc:
         raise InvalidEnvelope(f"{field}: {exc.message}", field=field) from None
 

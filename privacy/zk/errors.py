@@ -13,6 +13,7 @@ __all__ = [
     "InvalidEnvelope",
     "InvalidStatement",
     "PredicateFalse",
+    "WorkCapExceeded",
     "ZkError",
 ]
 
@@ -45,6 +46,12 @@ class InvalidEnvelope(ZkError):
     names the member at fault."""
 
     code = "zk_invalid_envelope"
+
+
+class WorkCapExceeded(InvalidEnvelope):
+    """An envelope asks for more verification work than the caps allow (caps.py): refused
+    before any curve arithmetic. Its code stays ``zk_invalid_envelope``: to a caller it is
+    an envelope the verifier does not take."""
 
 
 class BackendUnavailable(ZkError):

@@ -2,7 +2,8 @@
 
 An auditor holds an envelope (from the ledger's proof or the department) and the parameters
 document (``GET /v1/zk/parameters``). This checks, trusting nothing but those two files and
-this code: the parameters' generators are the ones this verifier recomputes; the envelope's
+this code: the parameters' generators (Pedersen's G and H, and the Bulletproofs vectors
+with their tag and derivation) are the ones this verifier recomputes; the envelope's
 proof verifies (``privacy.zk.proofs.verify``); its context carries the flow's protocol and
 keys; each claim's commitment is in exactly one attestation of the context, of the client
 the context names, signed by a desk key of the parameters that was in force when the
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from privacy.zk import pedersen, proofs
+from privacy.zk import bulletproofs, pedersen, proofs
 from privacy.zk.attestation import (
     DeskKey,
     b64url,
@@ -67,6 +68,14 @@ def parse_parameters(doc: Any) -> Parameters:
         raise AttestationInvalid(
             "the parameters' generators are not the ones this verifier recomputes",
             field="parameters.generators",
+        )
+    # A verifier that took other Bulletproofs generators on trust would check range proofs
+    # against bases whose relations someone may know; so they too must be recomputed.
+    if doc.get("bulletproofs") != bulletproofs.public_parameters():
+        raise AttestationInvalid(
+            "the parameters' Bulletproofs generators (tag, derivation or points) are not "
+            "the ones this verifier recomputes",
+            field="parameters.bulletproofs",
         )
     protocol, context_keys = doc.get("protocol"), doc.get("context_keys")
     if not isinstance(protocol, str) or not isinstance(context_keys, list):

@@ -1,10 +1,11 @@
 """``GET /v1/zk/parameters``: everything a verifier needs besides the envelope.
 
 The commitment scheme's generators and domain-separation tag (anyone can recompute H from
-them), the flow's protocol tag and context keys, the attestation format, the provable
-attributes, and the desk's verification keys with the time each was in force. An auditor
-saves this document once and checks any recorded proof offline against it
-(``custos zk verify``, ``privacy.zk.offline``).
+them), the Bulletproofs vector generators with their tag and derivation
+(``bulletproofs.public_parameters()``), the flow's protocol tag and context keys, the
+attestation format, the provable attributes, and the desk's verification keys with the
+time each was in force. An auditor saves this document once and checks any recorded proof
+offline against it (``custos zk verify``, ``privacy.zk.offline``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from policies.attributes import Attributes
 from policies.proof_requests import PROTOCOL
-from privacy.zk import pedersen
+from privacy.zk import bulletproofs, pedersen
 from privacy.zk.attestation import FORMAT, SCHEMA, SIGNING_TAG, DeskKey, b64url
 from privacy.zk.service import CONTEXT_KEYS
 
@@ -35,6 +36,7 @@ def parameters(keys: Iterable[DeskKey], attributes: Attributes) -> dict[str, Any
             "dst": gens.dst.decode("ascii"),
             "h_message": gens.h_message.decode("ascii"),
         },
+        "bulletproofs": bulletproofs.public_parameters(),
         "protocol": PROTOCOL,
         "context_keys": sorted(CONTEXT_KEYS),
         "attestation": {

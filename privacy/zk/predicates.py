@@ -32,6 +32,7 @@ __all__ = [
     "Range",
     "cutoff_date",
     "days_since_epoch",
+    "or_values",
     "predicate_from_json",
 ]
 
@@ -174,6 +175,16 @@ class AgeAtLeast:
 
 
 Predicate: TypeAlias = Opening | Equals | OneOf | AtLeast | AtMost | Between | AgeAtLeast
+
+
+def or_values(p: Predicate) -> tuple[int, ...]:
+    """The public values of an equality (one) or one-of claim: its OR proof's branches."""
+    if isinstance(p, Equals):
+        return (p.value,)
+    if isinstance(p, OneOf):
+        return p.values
+    return ()
+
 
 _MEMBERS: dict[str, frozenset[str]] = {
     "opening": frozenset({"type"}),

@@ -1,7 +1,9 @@
 """Prove and verify claims about committed values: the one entry point of the core.
 
 ``prove(claims, witnesses, context, scheme=...)`` returns the JSON envelope (README.md,
-"Envelope"); ``verify(envelope)`` returns a Verdict and never raises on hostile input.
+"Envelope"); ``verify(envelope)`` returns a Verdict and never raises on hostile input. It
+reads the statement, applies the work caps and checks the proof's shape (caps.py) before
+it decodes a single point, so the envelope cannot choose how much curve arithmetic runs.
 All claims of an envelope are proven together over one transcript that first binds the
 protocol version, the scheme, the whole context and every claim (commitment, bit width,
 predicate); the sigma protocols of all claims then answer one shared challenge ``e``.
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from privacy.zk import backend as _backend
-from privacy.zk import bulletproofs
+from privacy.zk import bulletproofs, caps
 from privacy.zk._curve import ORDER
 from privacy.zk.backend import Backend, Point
 from privacy.zk.batch import Batch
@@ -32,18 +34,25 @@ from privacy.zk.envelope import (
     VERSION,
     b64,
     check_context,
+    decode_point,
     exact_members,
+    parse_bytes,
     parse_int,
     parse_list,
-    parse_point,
     parse_points,
     parse_scalar,
     parse_scalars,
     scalar_text,
 )
-from privacy.zk.errors import InvalidEnvelope, InvalidStatement, PredicateFalse, ZkError
+from privacy.zk.errors import (
+    InvalidEnvelope,
+    InvalidStatement,
+    PredicateFalse,
+    WorkCapExceeded,
+    ZkError,
+)
 from privacy.zk.pedersen import Bases, bases, commit_point
-from privacy.zk.predicates import Equals, OneOf, Opening, Predicate, predicate_from_json
+from privacy.zk.predicates import Equals, OneOf, Opening, Predicate, or_values, predicate_from_json
 from privacy.zk.sigma import (
     OpeningProof,
     OpeningProver,
@@ -56,6 +65,7 @@ from privacy.zk.transcript import Transcript
 
 __all__ = [
     "MAX_BITS",
+    "OVER_CAP",
     "SCHEMES",
     "Claim",
     "Verdict",
@@ -67,6 +77,8 @@ __all__ = [
 ]
 
 SCHEMES = ("bits-v1", "bulletproofs-v1")
+# How a verdict's reason starts when the envelope asks for more work than caps.py allows.
+OVER_CAP = "over a work cap"
 MAX_BITS = 40
 _TOP_MEMBERS = ("format", "version", "scheme", "context", "claims", "proof")
 _CLAIM_MEMBERS = ("commitment", "bits", "predicate")
@@ -135,14 +147,6 @@ def _or_bases(b: Backend, base: Bases, commitment: Point, values: Sequence[int])
     return [b.sub(commitment, b.mul_fixed(base.g_fixed, v)) for v in values]
 
 
-def _public_values(p: Predicate) -> tuple[int, ...]:
-    if isinstance(p, Equals):
-        return (p.value,)
-    if isinstance(p, OneOf):
-        return p.values
-    return ()
-
-
 def _check_statement(
     claims: Sequence[Claim], witnesses: Sequence[Witness], context: Mapping[str, str], scheme: str
 ) -> dict[str, str]:
@@ -170,8 +174,9 @@ def _check_statement(
                 f"claims[{i}].predicate is not canonical", field=f"claims[{i}].predicate"
             )
     try:
+        caps.check_statement(claims)  # never prove what a verifier would turn away
         return check_context(context)
-    except InvalidEnvelope as exc:
+    except InvalidEnvelope as exc:  # a work cap or the context
         raise InvalidStatement(exc.message, field=exc.field) from None
 
 
@@ -208,7 +213,7 @@ def prove(
         if isinstance(p, Opening):
             sigma.append((i, OpeningProver(b, base, w.value, w.blinding)))
         elif isinstance(p, Equals | OneOf):
-            values = _public_values(p)
+            values = or_values(p)
             offsets = [w.value - public for public in values]
             sigma.append((i, OrProver(b, base, offsets, values.index(w.value), w.blinding)))
         else:
@@ -265,9 +270,9 @@ def prove(
     }
 
 
-def _parse_head(
-    b: Backend, envelope: Any
-) -> tuple[str, dict[str, str], tuple[Claim, ...], list[Point]]:
+def _read_head(envelope: Any) -> tuple[str, dict[str, str], tuple[Claim, ...]]:
+    """The statement, read and capped (caps.py) without any curve arithmetic: the
+    commitments stay bytes until ``_decode``."""
     top = exact_members(envelope, _TOP_MEMBERS, "envelope")
     if top["format"] != FORMAT:
         raise InvalidEnvelope(f"format must be {FORMAT!r}", field="format")
@@ -279,18 +284,22 @@ def _parse_head(
     raw = top["claims"]
     if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_CLAIMS:
         raise InvalidEnvelope(f"claims must be a list of 1 to {MAX_CLAIMS}", field="claims")
-    claims, points = [], []
+    claims = []
     for i, item in enumerate(raw):
         o = exact_members(item, _CLAIM_MEMBERS, f"claims[{i}]")
-        data, point = parse_point(b, o["commitment"], f"claims[{i}].commitment")
+        data = parse_bytes(o["commitment"], POINT_BYTES, f"claims[{i}].commitment")
         bits = parse_int(o["bits"], 1, MAX_BITS, f"claims[{i}].bits")
         try:
             predicate = predicate_from_json(o["predicate"], field=f"claims[{i}].predicate")
         except InvalidStatement as exc:
             raise InvalidEnvelope(exc.message, field=exc.field) from None
         claims.append(Claim(data, predicate, bits))
-        points.append(point)
-    return scheme, ctx, tuple(claims), points
+    caps.check_statement(claims)
+    return scheme, ctx, tuple(claims)
+
+
+def _decode(b: Backend, claims: Sequence[Claim]) -> list[Point]:
+    return [decode_point(b, c.commitment, f"claims[{i}].commitment") for i, c in enumerate(claims)]
 
 
 def _check_proof(
@@ -322,7 +331,7 @@ def _check_proof(
             firsts.append((f"claims[{i}].first", opening_recompute(b, base, point, op, e)))
             continue
         if isinstance(pred, Equals | OneOf):
-            values = _public_values(pred)
+            values = or_values(pred)
             o = exact_members(part, ("challenges", "responses"), where)
             orp = OrProof(
                 tuple(parse_scalars(o["challenges"], len(values) - 1, f"{where}.challenges")),
@@ -371,7 +380,8 @@ def read_statement(envelope: Any) -> tuple[str, dict[str, str], tuple[Claim, ...
     """The scheme, context and claims of an envelope, without checking the proof: cheap,
     so a caller can refuse an envelope that is not about what it asked before paying for
     verification. Raises InvalidEnvelope. Nothing it returns is proven."""
-    scheme, ctx, claims, _ = _parse_head(_backend.current(), envelope)
+    scheme, ctx, claims = _read_head(envelope)
+    _decode(_backend.current(), claims)
     return scheme, ctx, claims
 
 
@@ -381,7 +391,18 @@ def verify(envelope: Mapping[str, Any]) -> Verdict:
     ones it asked for."""
     b = _backend.current()
     try:
-        scheme, ctx, claims, points = _parse_head(b, envelope)
+        scheme, ctx, claims = _read_head(envelope)
+    except WorkCapExceeded as exc:
+        return Verdict(False, f"{OVER_CAP}: {exc.message}", {}, ())
+    except ZkError as exc:
+        return Verdict(False, f"malformed envelope: {exc.message}", {}, ())
+    try:
+        caps.check_shape(scheme, claims, envelope["proof"])
+    except ZkError as exc:
+        return Verdict(False, f"malformed proof: {exc.message}", ctx, claims)
+    # The work is bounded now; the curve arithmetic starts with the commitments.
+    try:
+        points = _decode(b, claims)
     except ZkError as exc:
         return Verdict(False, f"malformed envelope: {exc.message}", {}, ())
     try:

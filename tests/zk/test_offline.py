@@ -12,7 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from api.cli import app as cli
+from privacy.zk import bulletproofs
 from privacy.zk.flow_errors import AttestationInvalid
 from privacy.zk.offline import parse_parameters, verify_offline
 from tests.zk.flow_world import Flow, flow
@@ -103,6 +106,69 @@ def test_offline_an_unknown_key_or_a_tampered_envelope_fails(flow: Flow) -> None
     tampered["context"]["department"] = "risk"
     verdict = verify_offline(tampered, parse_parameters(params))
     assert not verdict.valid and verdict.reason.startswith("invalid_proof")
+
+
+def _bulletproofs_changed(params: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    edited = copy.deepcopy(params)
+    edited["bulletproofs"][key] = value
+    return edited
+
+
+def test_the_parameters_serve_the_bulletproofs_generators(flow: Flow) -> None:
+    served = flow.http.get("/v1/zk/parameters").json()["bulletproofs"]
+    assert served == bulletproofs.public_parameters()
+    assert served["dst"] == bulletproofs.DST.decode() and served["vector_length"] == 64
+    assert len(served["g"]) == len(served["h"]) == 64 and served["tail"] == 4
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("dst", "CUSTOS-ZK-V01-OTHER-with-BLS12381G1_XMD:SHA-256_SSWU_RO_"),
+        ("g_prefix", "custos/zk/bulletproofs/G"),
+        ("derivation", "g[i] = whatever the server likes"),
+        ("vector_length", 128),
+        ("u", "A" * 64),
+    ],
+)
+def test_parameters_with_other_bulletproofs_generators_are_refused(
+    flow: Flow, key: str, value: Any
+) -> None:
+    params = _bulletproofs_changed(flow.http.get("/v1/zk/parameters").json(), key, value)
+    with pytest.raises(AttestationInvalid, match="Bulletproofs generators") as refused:
+        parse_parameters(params)
+    assert refused.value.field == "parameters.bulletproofs"
+    swapped = _bulletproofs_changed(params, "g", list(reversed(params["bulletproofs"]["g"])))
+    with pytest.raises(AttestationInvalid, match="Bulletproofs generators"):
+        parse_parameters(swapped)
+    with pytest.raises(AttestationInvalid, match="Bulletproofs generators"):
+        parse_parameters({k: v for k, v in params.items() if k != "bulletproofs"})
+
+
+def test_offline_verification_fails_on_a_foreign_bulletproofs_tag(
+    flow: Flow, tmp_path: Path
+) -> None:
+    envelope, params = _recorded(flow)
+    paths = {name: tmp_path / f"{name}.json" for name in ("envelope", "good", "foreign")}
+    paths["envelope"].write_text(json.dumps(envelope))
+    paths["good"].write_text(json.dumps(params))
+    foreign = _bulletproofs_changed(params, "dst", "CUSTOS-ZK-V02-BULLETPROOFS")
+    paths["foreign"].write_text(json.dumps(foreign))
+    runner = CliRunner()
+    for name, code in (("good", 0), ("foreign", 2)):
+        out = runner.invoke(
+            cli,
+            [
+                "zk",
+                "verify",
+                "--envelope",
+                str(paths["envelope"]),
+                "--parameters",
+                str(paths[name]),
+            ],
+        )
+        assert out.exit_code == code, out.output
+    assert "Bulletproofs generators" in out.output
 
 
 @pytest.mark.parametrize(

@@ -94,7 +94,7 @@ def test_a_cheating_prover_cannot_prove_a_wrong_equality(
     claim, witness = _claim(5, Equals(5))
     forged_claim = proofs.Claim(claim.commitment, Equals(6), 32)
     monkeypatch.setattr(Equals, "holds", lambda self, v: True)
-    monkeypatch.setattr(proofs, "_public_values", lambda p: (witness.value,) * 1)
+    monkeypatch.setattr(proofs, "or_values", lambda p: (witness.value,) * 1)
     envelope = proofs.prove([forged_claim], [witness], CONTEXT)
     monkeypatch.undo()
     assert envelope["claims"][0]["predicate"] == {"type": "equals", "value": 6}
@@ -108,7 +108,7 @@ def test_a_cheating_prover_cannot_claim_a_value_outside_the_set(
     forged = proofs.Claim(claim.commitment, OneOf((1, 2)), 32)
     # Pretend the value is the first member: the real branch is then a false statement.
     monkeypatch.setattr(OneOf, "holds", lambda self, v: True)
-    monkeypatch.setattr(proofs, "_public_values", lambda p: (9, 2))
+    monkeypatch.setattr(proofs, "or_values", lambda p: (9, 2))
     envelope = proofs.prove([forged], [witness], CONTEXT)
     monkeypatch.undo()
     assert not proofs.verify(envelope).valid
