@@ -134,7 +134,7 @@ def run(quick: bool) -> None:
                 prover.close()
             server.terminate()
             server.wait(timeout=30)
-    print(f"zk flow over HTTP, {rounds} rounds (AUM at least 3,000,000; bits-v1, 40 bits):")
+    print(f"zk flow over HTTP, {rounds} rounds (AUM at least 3,000,000, 40 bits):")
     for name, samples in steps.items():
         print(_summary(name, samples))
     print(f"  envelope size          {size} bytes (JSON)")
