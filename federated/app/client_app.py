@@ -8,6 +8,7 @@ Two apps, one behaviour:
   SecAgg+ exists only in Flower's legacy namespaces: the node's parameters leave it only
   masked, and the server sees their weighted sum.
 
+On the deployment engine ``app`` serves both, chosen by the run config's ``secagg``.
 Either way the node reads its own partition file and nothing else. Where it is depends on
 the engine: in the simulation the run hands each virtual node its department's file
 (``partitions``, by Flower's ``partition-id``); on the deployment engine the SuperNode's
@@ -22,6 +23,7 @@ and reproducible.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -71,6 +73,9 @@ def _fault(config: Mapping[str, Any], department: str, server_round: int) -> str
         if dept == department and int(rnd) == server_round:
             if kind == "crash":
                 raise RuntimeError(f"fault drill: the {department} node fails in round {rnd}")
+            if kind == "stall":
+                # Hangs until the node's process is killed; it never answers the round.
+                threading.Event().wait()
             return kind
     return None
 
@@ -88,6 +93,7 @@ def _train_here(
         partition,
         params,
         settings,
+        server_round,
         int(number(state, "steps")),
         _rng(settings, partition.department, server_round),
     )
@@ -177,5 +183,20 @@ def make_secagg_client_app(partitions: Mapping[int, tuple[str, str]] | None = No
     return ClientApp(client_fn=client_fn, mods=[secaggplus_mod])
 
 
-# The deployment engine's component ([tool.flwr.app.components] in pyproject.toml).
-app = make_client_app()
+class _ByRunConfig(ClientApp):
+    """The deployment engine's component ([tool.flwr.app.components] in pyproject.toml).
+    One app config serves both aggregations, so each message goes to the app the run asked
+    for: the SecAgg+ one when the run config says ``secagg = true``, else the message-API
+    one. (The simulation builds the one it needs.)"""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._plain = make_client_app()
+        self._secagg = make_secagg_client_app()
+
+    def __call__(self, message: Message, context: Context) -> Message:
+        chosen = self._secagg if bool(context.run_config.get("secagg", False)) else self._plain
+        return chosen(message, context)
+
+
+app = _ByRunConfig()

@@ -26,6 +26,7 @@ from federated.app.server_app import SECAGG, ServerPlan
 from federated.coordinator import Coordinator, RoundResult
 from federated.model import Params
 from federated.modelcard import CONSENT_FILTER, save_model, write_card
+from federated.node import FAULTS, check_faults
 from federated.records import TrainingRecord
 from federated.settings import DpSettings, RunSettings
 from policies.holder import PolicyHolder
@@ -47,7 +48,9 @@ def settings_from_run_config(config: Mapping[str, Any]) -> RunSettings:
         local_epochs=int(config["local-epochs"]),
         learning_rate=float(config["learning-rate"]),
         batch_size=int(config["batch-size"]),
+        server_momentum=float(config["server-momentum"]),
         min_departments=int(config["min-departments"]),
+        secagg=bool(config["secagg"]),
         dp=dp,
         seed=int(config["seed"]),
     ).check()
@@ -70,6 +73,7 @@ def run_deployment(
     config = context.run_config
     settings = settings_from_run_config(config)
     departments = [d for d in str(config["departments"]).split(",") if d]
+    fault = check_faults([f for f in str(config["fault"]).split(",") if f], departments, FAULTS)
     out = Path(str(config["out"]))
     # Empty means: from the ServerApp's environment (CUSTOS_DATABASE_URL, CUSTOS_DATA_DIR).
     db_url, data_dir = str(config["db-url"]), str(config["data-dir"])
@@ -91,7 +95,7 @@ def run_deployment(
             SECAGG if settings.secagg else None,
         )
         coordinator = Coordinator(run_id, settings, record, _log_round)
-        plan = ServerPlan(settings, coordinator, len(departments))
+        plan = ServerPlan(settings, coordinator, len(departments), fault)
         params = train_on(grid, context, plan)
         name = mode.replace("+", "-")
         sha = save_model(out / f"{name}.npz", params)
@@ -109,6 +113,7 @@ def run_deployment(
                 "engine": "deployment",
                 "strategy": settings.strategy,
                 "rounds": settings.rounds,
+                "secagg": SECAGG if settings.secagg else None,
                 "consent_filter": CONSENT_FILTER,
                 "departments": departments,
                 "examples": rounds[-1].examples if rounds else {},

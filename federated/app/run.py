@@ -11,8 +11,8 @@ run`` in the API's environment starts it so). One run:
 3. trains ``federated`` (and ``federated+dp`` with ``--dp``) in one simulation, every mode a
    run of its own on the ledger (``fl_run_started``, one ``fl_round`` per round, ``fl_model``),
    with a progress line per round;
-4. trains the comparison rows (``centralized``, ``alone:<department>``) on the same data
-   (``federated.baselines``);
+4. fits the comparison rows (``centralized``, ``alone:<department>``) to convergence on
+   the same data (``federated.baselines``);
 5. saves each federated model with its card, prints the table, and writes the JSON
    (``--json``) and the plot of macro-F1 per round (``--out``).
 
@@ -64,7 +64,7 @@ from federated.coordinator import Coordinator, RoundResult
 from federated.errors import InvalidTrainingSettings, NoTrainingData
 from federated.loader import Partition, load_department
 from federated.modelcard import CONSENT_FILTER, save_model, write_card
-from federated.node import FAULTS, dp_plan
+from federated.node import FAULTS, check_faults, dp_plan
 from federated.records import TrainingRecord
 from federated.report import ModeResult, as_json, table
 from federated.settings import DEPARTMENTS, STRATEGIES, DpSettings, RunSettings
@@ -72,6 +72,10 @@ from policies.holder import PolicyHolder
 from policies.loader import DEFAULT_POLICY_PATH
 
 __all__ = ["main", "parse_args", "simulate"]
+
+# A stalled node would hold the simulation for the round's whole timeout: it is a drill for
+# the deployment engine, where the test kills the node's process.
+_SIMULATION_FAULTS = tuple(f for f in FAULTS if f != "stall")
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -90,16 +94,28 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--clip", type=float, default=3.0, help="DP-SGD per-record clipping norm")
     p.add_argument("--departments", default=",".join(DEPARTMENTS), help="comma-separated")
     p.add_argument("--min-departments", type=int, default=2, help="to aggregate a round")
-    p.add_argument("--local-epochs", type=int, default=1)
-    p.add_argument("--learning-rate", type=float, default=1.0)
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--local-epochs", type=int, default=RunSettings.local_epochs)
+    p.add_argument(
+        "--learning-rate",
+        type=float,
+        default=RunSettings.learning_rate,
+        help="local SGD's rate in round 1, decayed along a cosine over the rounds",
+    )
+    p.add_argument("--batch-size", type=int, default=RunSettings.batch_size)
+    p.add_argument(
+        "--server-momentum",
+        type=float,
+        default=RunSettings.server_momentum,
+        help="FedAvgM's server momentum (0: plain averaging)",
+    )
     p.add_argument("--seed", type=int, default=7)
     p.add_argument(
         "--inject-fault",
         action="append",
         default=[],
         metavar="DEPT:ROUND:KIND",
-        help=f"fault drill (repeatable): that node's update in that round is {'/'.join(FAULTS)}",
+        help="fault drill (repeatable): that node's update in that round is "
+        + "/".join(_SIMULATION_FAULTS),
     )
     return p.parse_args(argv)
 
@@ -113,6 +129,7 @@ def _settings(args: argparse.Namespace) -> RunSettings:
         local_epochs=args.local_epochs,
         learning_rate=args.learning_rate,
         batch_size=args.batch_size,
+        server_momentum=args.server_momentum,
         min_departments=args.min_departments,
         secagg=args.secagg,
         dp=dp,
@@ -132,22 +149,6 @@ def _departments(spec: str) -> list[str]:
     if not names:
         raise InvalidTrainingSettings("name at least one department", field="departments")
     return names
-
-
-def _faults(specs: Sequence[str], departments: Sequence[str]) -> str:
-    for spec in specs:
-        parts = spec.split(":")
-        if (
-            len(parts) != 3
-            or parts[0] not in departments
-            or not parts[1].isdigit()
-            or parts[2] not in FAULTS
-        ):
-            raise InvalidTrainingSettings(
-                f"--inject-fault takes department:round:{'|'.join(FAULTS)}, not {spec!r}",
-                field="inject_fault",
-            )
-    return ",".join(specs)
 
 
 def _say(text: str) -> None:
@@ -323,7 +324,7 @@ def _finish(
 def run(args: argparse.Namespace) -> dict[str, Any]:
     settings = _settings(args)
     departments = _departments(args.departments)
-    fault = _faults(args.inject_fault, departments)
+    fault = check_faults(args.inject_fault, departments, _SIMULATION_FAULTS)
     custos = open_custos(ledger_settings(database_url=args.db, data_dir=args.data_dir))
     try:
         t0 = time.perf_counter()
@@ -369,16 +370,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             _finish(mode, plan, index, partitions, record, args.out)
             for (mode, _), plan, index in zip(modes, plans, started, strict=True)
         ]
-        central, *alone = [
-            train_baseline(mode, parts, test, settings)
+        baselines = [
+            train_baseline(mode, parts, test)
             for mode, parts in [
                 ("centralized", partitions),
                 *((f"alone:{p.department}", [p]) for p in partitions),
             ]
         ]
         as_rows = [
-            ModeResult(b.mode, b.macro_f1, b.accuracy, b.curve, b.examples)
-            for b in (central, *alone)
+            ModeResult(
+                b.mode,
+                b.macro_f1,
+                b.accuracy,
+                (),
+                b.examples,
+                {"converged_loss": b.loss, "newton_iterations": b.iterations},
+            )
+            for b in baselines
         ]
         rows = [as_rows[0], *trained, *as_rows[1:]]
         print(table(rows, len(test[1])))

@@ -12,6 +12,9 @@ SecAgg+, with every update checked and every round on the ledger (``federated.co
   so it checks the aggregate (finite, right shape) instead of each update, and a node that
   drops out is recovered by the protocol's secret shares (threshold 2 of 3).
 
+Either way the weighted average goes through server momentum (FedAvgM,
+``federated.momentum``) before it becomes the next global model.
+
 DP, where asked, happens inside each node (record-level DP-SGD, ``federated.model``), so
 it composes with either aggregation: Flower's DP wrappers would clip and noise whole
 updates, which protects a department, not a client, and do not combine with SecAgg+.
@@ -41,6 +44,7 @@ from federated.app.messages import number, params, text
 from federated.coordinator import SHAPE, Coordinator, TrainReply
 from federated.features import CLASSES
 from federated.model import Params, init_params
+from federated.momentum import ServerMomentum
 from federated.settings import RunSettings
 from federated.updates import confusion_from_metrics
 
@@ -76,11 +80,11 @@ class ServerPlan:
         }
 
 
-def _department(plan: ServerPlan, msg: Message) -> str:
+def _department(plan: ServerPlan, msg: Message, node: int) -> str:
     if msg.has_error():
-        return plan.departments.get(msg.metadata.src_node_id, f"node {msg.metadata.src_node_id}")
+        return plan.departments.get(node, f"node {node}")
     name = text(msg.content.config_records["node"], "department")
-    plan.departments[msg.metadata.src_node_id] = name
+    plan.departments[node] = name
     return name
 
 
@@ -88,7 +92,9 @@ class _Checked(FedAvg):
     """The checks of the module docstring on Flower's message-API FedAvg (or FedProx)."""
 
     plan: ServerPlan
-    _asked: set[int]
+    momentum: ServerMomentum
+    _sent: list[Message]
+    _current: Params
 
     def configure_train(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
@@ -101,7 +107,8 @@ class _Checked(FedAvg):
         self.min_available_nodes = self.min_train_nodes = wait_for
         messages = list(super().configure_train(server_round, arrays, config, grid))
         self.plan.coordinator.start_round(len(messages) * arrays.count_bytes())
-        self._asked = {m.metadata.dst_node_id for m in messages}
+        self._sent = messages
+        self._current = arrays["w"].numpy()
         return messages
 
     def aggregate_train(
@@ -109,14 +116,21 @@ class _Checked(FedAvg):
     ) -> tuple[ArrayRecord | None, MetricRecord | None]:
         replies = list(replies)
         parsed = []
+        # The node each reply answers for. Not its sender: for a node whose heartbeats
+        # stopped (killed, cut off) the SuperLink itself replies with a NODE_UNAVAILABLE
+        # error, from its own node id, to the message that node was sent (Grid.push_messages
+        # gave each sent message its id).
+        sent_to = {m.metadata.message_id: m.metadata.dst_node_id for m in self._sent}
+        nodes = [
+            sent_to.get(m.metadata.reply_to_message_id, m.metadata.src_node_id) for m in replies
+        ]
         # A node that did not answer within the round's timeout is a dropout, named as such.
-        answered = {m.metadata.src_node_id for m in replies}
-        for node in sorted(self._asked - answered):
+        for node in sorted(set(sent_to.values()) - set(nodes)):
             name = self.plan.departments.get(node, f"node {node}")
             parsed.append(TrainReply(name, None, 0, error="no reply within the round's timeout"))
         replies_start = len(parsed)
-        for msg in replies:
-            dept = _department(self.plan, msg)
+        for msg, node in zip(replies, nodes, strict=True):
+            dept = _department(self.plan, msg, node)
             if msg.has_error():
                 parsed.append(TrainReply(dept, None, 0, error=f"node failed: {msg.error.reason}"))
                 continue
@@ -139,7 +153,13 @@ class _Checked(FedAvg):
         keep = self.plan.coordinator.accept(server_round, parsed)
         if not keep:
             return None, None
-        return super().aggregate_train(server_round, [replies[i - replies_start] for i in keep])
+        average, summary = super().aggregate_train(
+            server_round, [replies[i - replies_start] for i in keep]
+        )
+        if average is None:
+            return None, summary
+        stepped = self.momentum.step(self._current, average["w"].numpy())
+        return ArrayRecord({"w": Array(stepped)}), summary
 
     def aggregate_evaluate(
         self, server_round: int, replies: Iterable[Message]
@@ -148,7 +168,7 @@ class _Checked(FedAvg):
         for msg in replies:
             if msg.has_error():
                 continue
-            dept = _department(self.plan, msg)
+            dept = _department(self.plan, msg, msg.metadata.src_node_id)
             metrics = dict(msg.content.metric_records["metrics"])
             confusions[dept] = confusion_from_metrics(
                 {k: v for k, v in metrics.items() if isinstance(v, int | float)}, len(CLASSES)
@@ -182,6 +202,7 @@ def _message_api(grid: Grid, plan: ServerPlan) -> Params:
             min_available_nodes=plan.expected_nodes,
         )
     strategy.plan = plan
+    strategy.momentum = ServerMomentum(s.server_momentum)
     result = strategy.start(
         grid=grid,
         initial_arrays=ArrayRecord({"w": Array(init_params(*_dims()))}),
@@ -219,6 +240,7 @@ class _SecAggStrategy(LegacyFedAvg):
             initial_parameters=ndarrays_to_parameters([init_params(*_dims())]),
         )
         self.plan = plan
+        self.momentum = ServerMomentum(s.server_momentum)
         self.latest = init_params(*_dims())
 
     def configure_fit(
@@ -254,8 +276,8 @@ class _SecAggStrategy(LegacyFedAvg):
         keep = self.plan.coordinator.accept(server_round, replies, masked=True)
         if not keep:
             return None, {}
-        self.latest = aggregate
-        return ndarrays_to_parameters([aggregate]), {}
+        self.latest = self.momentum.step(self.latest, aggregate)
+        return ndarrays_to_parameters([self.latest]), {}
 
     def aggregate_evaluate(
         self,

@@ -10,11 +10,13 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -75,8 +77,11 @@ def _fl_entries(db: Path) -> list[Any]:
 
 
 def test_a_run_reports_records_and_saves_the_models(db: Path, tmp_path: Path) -> None:
+    """Under SecAgg+, which both modes then aggregate with (one simulation less than a
+    separate run: the message-API path runs in the fault tests and the deployment test)."""
     out, report = tmp_path / "out", tmp_path / "report.json"
-    done = _fl(db, "--rounds", "2", "--dp", "--json", str(report), "--out", str(out), cwd=tmp_path)
+    args = ["--rounds", "2", "--dp", "--secagg", "--json", str(report), "--out", str(out)]
+    done = _fl(db, *args, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.splitlines()
     modes = [line.split()[0] for line in lines[2:]]
@@ -93,13 +98,20 @@ def test_a_run_reports_records_and_saves_the_models(db: Path, tmp_path: Path) ->
     assert [m["mode"] for m in data["modes"]] == modes
     for m in data["modes"]:
         assert 0 <= m["macro_f1"] <= 1 and 0 <= m["accuracy"] <= 1
-        assert len(m["curve"]) == 2
+        # The federated rows have a round's score each; the comparison rows are converged.
+        if m["mode"].startswith("federated"):
+            assert len(m["curve"]) == 2
+        else:
+            assert m["curve"] == []
+            assert m["extra"]["newton_iterations"] >= 1
     assert (out / "macro_f1_per_round.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     entries = _fl_entries(db)
     started = [e for e in entries if e.type == "fl_run_started"]
     assert [e.body["mode"] for e in started] == ["federated", "federated+dp"]
     assert {e.body["engine"] for e in started} == {"simulation"}
+    secagg = {"num_shares": 3, "reconstruction_threshold": 2}
+    assert all(e.body["secagg"] == secagg for e in started)
     assert started[1].body["dp"]["epsilon"] == "8"
     for run in started:
         run_id = run.body["run_id"]
@@ -147,15 +159,6 @@ def test_faulty_updates_are_rejected_and_a_failing_node_does_not_stop_training(
     assert "shape" in rounds[1]["rejected"]["advisory"]
     assert rounds[1]["rejected"]["risk"].startswith("node failed")
     assert "fl_update_rejected" in done.stdout + done.stderr
-
-
-def test_secure_aggregation_runs_and_is_recorded(db: Path, tmp_path: Path) -> None:
-    done = _fl(db, "--rounds", "2", "--secagg", "--out", str(tmp_path / "out"), cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-3000:]
-    entries = _fl_entries(db)
-    assert entries[0].body["secagg"] == {"num_shares": 3, "reconstruction_threshold": 2}
-    rounds = [e.body for e in entries if e.type == "fl_round"]
-    assert [r["departments"] for r in rounds] == [["advisory", "research", "risk"]] * 2
 
 
 def test_a_department_without_consenting_clients_is_skipped(db: Path, tmp_path: Path) -> None:
@@ -243,7 +246,34 @@ def _processes() -> Iterator[list[subprocess.Popen[bytes]]]:
                 proc.wait(timeout=30)
 
 
-def test_deployment_engine_on_loopback(db: Path, tmp_path: Path) -> None:
+@dataclass
+class _Cluster:
+    """A SuperLink and one SuperNode per department on loopback, and how to reach them."""
+
+    env: dict[str, str]
+    nodes: dict[str, subprocess.Popen[bytes]]
+
+    def submit(self, run_config: str) -> subprocess.Popen[str]:
+        """``flwr run`` of the app on this SuperLink, streaming until the run ends."""
+        return subprocess.Popen(
+            [
+                str(FL_BIN / "flwr"),
+                "run",
+                str(ROOT / "federated" / "app"),
+                "custos",
+                "--run-config",
+                run_config,
+                "--stream",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.env,
+        )
+
+
+@contextmanager
+def _deployment(db: Path, tmp_path: Path) -> Iterator[_Cluster]:
     home = tmp_path / "flwr-home"
     home.mkdir()
     link = _free_port()
@@ -271,61 +301,122 @@ def test_deployment_engine_on_loopback(db: Path, tmp_path: Path) -> None:
                 )
             )
         _wait_for_port(link, started[0], log)
+        nodes, ports = {}, {}
+        # All three start at once (each first reads its partition through the policy engine).
         for dept in ("advisory", "research", "risk"):
-            port = _free_port()
-            node_log = tmp_path / f"{dept}.log"
-            with node_log.open("wb") as f:
-                started.append(
-                    subprocess.Popen(
-                        [
-                            CUSTOS,
-                            "fl",
-                            "supernode",
-                            "--department",
-                            dept,
-                            *common,
-                            "--superlink",
-                            f"127.0.0.1:{link}",
-                            "--port",
-                            str(port),
-                            "--partition-dir",
-                            str(tmp_path / f"part-{dept}"),
-                        ],
-                        stdout=f,
-                        stderr=subprocess.STDOUT,
-                        env=env,
-                        start_new_session=True,
-                    )
+            ports[dept] = _free_port()
+            with (tmp_path / f"{dept}.log").open("wb") as f:
+                nodes[dept] = subprocess.Popen(
+                    [
+                        CUSTOS,
+                        "fl",
+                        "supernode",
+                        "--department",
+                        dept,
+                        *common,
+                        "--superlink",
+                        f"127.0.0.1:{link}",
+                        "--port",
+                        str(ports[dept]),
+                        "--partition-dir",
+                        str(tmp_path / f"part-{dept}"),
+                    ],
+                    stdout=f,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    start_new_session=True,
                 )
-            _wait_for_port(port, started[-1], node_log)
-        out = tmp_path / "out"
-        db_url = f"sqlite:///{db / 'custos.db'}"
-        run_config = f"db-url='{db_url}' data-dir='{db / 'keys'}' out='{out}' rounds=1 dp=true"
-        done = subprocess.run(
-            [
-                str(FL_BIN / "flwr"),
-                "run",
-                str(ROOT / "federated" / "app"),
-                "custos",
-                "--run-config",
-                run_config,
-                "--stream",
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=TIMEOUT,
-            check=False,
-        )
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+            started.append(nodes[dept])
+        for dept, proc in nodes.items():
+            _wait_for_port(ports[dept], proc, tmp_path / f"{dept}.log")
+        yield _Cluster(env, nodes)
+    assert all(proc.poll() is not None for proc in started)
+
+
+def _run_config(db: Path, out: Path, extra: str) -> str:
+    db_url = f"sqlite:///{db / 'custos.db'}"
+    return f"db-url='{db_url}' data-dir='{db / 'keys'}' out='{out}' {extra}"
+
+
+def _finished(run: subprocess.Popen[str]) -> None:
+    try:
+        stdout, stderr = run.communicate(timeout=TIMEOUT)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 0, stdout[-3000:] + stderr[-3000:]
+
+
+def _recorded(db: Path, server_round: int, after: int) -> bool:
+    """Whether the round's entry has landed after the first ``after`` entries of the
+    federated runs: read-only, straight from the ledger table, while the ServerApp is
+    writing to it."""
+    with contextlib.closing(
+        sqlite3.connect(f"file:{db / 'custos.db'}?mode=ro", uri=True, timeout=30)
+    ) as conn:
+        leaves = conn.execute("SELECT leaf FROM ledger_entries ORDER BY idx").fetchall()
+    entries = [e for (leaf,) in leaves if (e := decode_entry(bytes(leaf))).type.startswith("fl_")]
+    return any(e.type == "fl_round" and e.body["round"] == server_round for e in entries[after:])
+
+
+def _wait_for_round(db: Path, server_round: int, run: subprocess.Popen[str], after: int) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        if _recorded(db, server_round, after):
+            return
+        if run.poll() is not None:
+            raise AssertionError(f"the run ended before round {server_round} was recorded")
+        time.sleep(0.5)
+    raise AssertionError(f"round {server_round} was not recorded in time")
+
+
+def test_deployment_engine_on_loopback(db: Path, tmp_path: Path) -> None:
+    """Two runs on one SuperLink with three SuperNodes (each cluster start costs tens of
+    seconds): a round under SecAgg+, then a DP run of 2 rounds with the risk node
+    SIGKILLed in round 2.
+
+    No timing luck in the kill: the node is killed only once round 1 is on the ledger (so
+    round 1 had all three), and the ``stall`` drill makes it hang on round 2's training
+    message instead of answering it, so whether the kill lands before or after that message
+    arrives, the node never replies to round 2. The SuperLink declares it gone when its
+    heartbeats stop (Flower's fixed 2 x 30 s), answers its message with an error, and the
+    round aggregates the other two (min-departments=2)."""
+    out = tmp_path / "out"
+    with _deployment(db, tmp_path) as cluster:
+        _finished(cluster.submit(_run_config(db, out / "secagg", "rounds=1 secagg=true")))
+        extra = "rounds=2 dp=true min-departments=2 fault='risk:2:stall'"
+        run = cluster.submit(_run_config(db, out / "dp", extra))
+        try:
+            _wait_for_round(db, 1, run, after=len(_fl_entries(db)))
+            os.killpg(cluster.nodes["risk"].pid, signal.SIGKILL)
+            cluster.nodes["risk"].wait(timeout=30)
+        finally:
+            _finished(run)
     entries = _fl_entries(db)
-    assert [e.type for e in entries] == ["fl_run_started", "fl_round", "fl_model"]
-    assert entries[0].body["engine"] == "deployment"
-    assert entries[0].body["mode"] == "federated+dp"
-    assert entries[1].body["departments"] == ["advisory", "research", "risk"]
-    spent = entries[1].body["epsilon_spent"]
+    assert [e.type for e in entries] == [
+        *["fl_run_started", "fl_round", "fl_model"],
+        *["fl_run_started", "fl_round", "fl_round", "fl_model"],
+    ]
+    secagg, masked_round = entries[0].body, entries[1].body
+    assert secagg["engine"] == "deployment"
+    assert secagg["secagg"] == {"num_shares": 3, "reconstruction_threshold": 2}
+    assert masked_round["departments"] == ["advisory", "research", "risk"]
+    sha = hashlib.sha256((out / "secagg" / "federated.npz").read_bytes()).hexdigest()
+    assert entries[2].body["sha256"] == sha
+
+    started, first, second, model = (e.body for e in entries[3:])
+    assert started["engine"] == "deployment"
+    assert started["mode"] == "federated+dp"
+    assert started["secagg"] is None
+    assert first["departments"] == ["advisory", "research", "risk"]
+    assert first["rejected"] == {}
+    spent = first["epsilon_spent"]
     assert set(spent) == {"advisory", "research", "risk"}
     assert all(0 < float(v) <= 8 for v in spent.values())
-    sha = hashlib.sha256((out / "federated-dp.npz").read_bytes()).hexdigest()
-    assert entries[2].body["sha256"] == sha
-    assert all(proc.poll() is not None for proc in started)
+    assert second["departments"] == ["advisory", "research"]
+    assert set(second["examples"]) == {"advisory", "research"}
+    assert list(second["rejected"]) == ["risk"]
+    assert second["rejected"]["risk"].startswith("node failed")
+    sha = hashlib.sha256((out / "dp" / "federated-dp.npz").read_bytes()).hexdigest()
+    assert model["sha256"] == sha
