@@ -11,11 +11,19 @@ The calls are mixed into ``CustosClient`` and ``AsyncCustosClient``; an analyst'
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
-__all__ = ["AsyncStatsCalls", "StatsBudget", "StatsCalls", "StatsPreview", "StatsRelease"]
+__all__ = [
+    "AsyncStatsCalls",
+    "PreviewOptions",
+    "StatsBudget",
+    "StatsCalls",
+    "StatsOptions",
+    "StatsPreview",
+    "StatsRelease",
+]
 
 Number = int | float
 
@@ -38,7 +46,8 @@ class StatsPreview:
 @dataclass(frozen=True)
 class StatsRelease:
     value: Number | dict[str, Number | None] | None
-    error: float | None
+    # One error for every group, or (a grouped mean) one per group: see StatsPreview.error.
+    error: float | dict[str, float | None] | None
     confidence: float
     epsilon_spent: float
     epsilon_remaining: float
@@ -81,27 +90,39 @@ class StatsBudget:
         )
 
 
-def _body(
-    dataset: str,
-    statistic: str,
-    column: str | None,
-    group_by: Sequence[str],
-    quantile: float | None,
-    epsilon: float | None,
-    error: float | None,
-    confidence: float,
-) -> dict[str, Any]:
+class StatsOptions(TypedDict, total=False):
+    """What a statistic is over, besides its dataset and statistic (the defaults: no
+    column, no groups, confidence 0.95)."""
+
+    column: str | None
+    group_by: Sequence[str]
+    quantile: float | None
+    confidence: float
+
+
+class PreviewOptions(StatsOptions, total=False):
+    """A preview's: the ε to state the error of, or the error to find the ε of."""
+
+    epsilon: float | None
+    error: float | None
+
+
+def _body(dataset: str, statistic: str, options: Mapping[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = {
         "dataset": dataset,
         "statistic": statistic,
-        "column": column,
-        "group_by": list(group_by),
-        "confidence": confidence,
+        "column": options.get("column"),
+        "group_by": list(options.get("group_by", ())),
+        "confidence": options.get("confidence", 0.95),
     }
-    for name, value in (("quantile", quantile), ("epsilon", epsilon), ("error", error)):
+    for name in ("quantile", "epsilon", "error"):
+        value = options.get(name)
         if value is not None:
             body[name] = value
     return body
+
+
+_PREVIEW, _RELEASE, _BUDGET = "/v1/stats:preview", "/v1/stats", "/v1/stats/budget"
 
 
 class StatsCalls(ABC):
@@ -109,73 +130,41 @@ class StatsCalls(ABC):
     def _send_json(self, method: str, path: str, json: Any = None) -> Any: ...
 
     def stats_preview(
-        self,
-        dataset: str,
-        statistic: str,
-        *,
-        column: str | None = None,
-        group_by: Sequence[str] = (),
-        quantile: float | None = None,
-        epsilon: float | None = None,
-        error: float | None = None,
-        confidence: float = 0.95,
+        self, dataset: str, statistic: str, **options: Unpack[PreviewOptions]
     ) -> StatsPreview:
         """The error at ``epsilon``, or the ε ``error`` needs; spends nothing."""
-        body = _body(dataset, statistic, column, group_by, quantile, epsilon, error, confidence)
-        return StatsPreview.from_json(self._send_json("POST", "/v1/stats:preview", body))
+        body = _body(dataset, statistic, options)
+        return StatsPreview.from_json(self._send_json("POST", _PREVIEW, body))
 
     def stats(
-        self,
-        dataset: str,
-        statistic: str,
-        *,
-        epsilon: float,
-        column: str | None = None,
-        group_by: Sequence[str] = (),
-        quantile: float | None = None,
-        confidence: float = 0.95,
+        self, dataset: str, statistic: str, *, epsilon: float, **options: Unpack[StatsOptions]
     ) -> StatsRelease:
         """Release a statistic, spending ``epsilon`` (CustosProblem ``budget_exceeded``,
         with ``epsilon_remaining`` in its problem, when too little is left)."""
-        body = _body(dataset, statistic, column, group_by, quantile, epsilon, None, confidence)
-        return StatsRelease.from_json(self._send_json("POST", "/v1/stats", body))
+        body = _body(dataset, statistic, {**options, "epsilon": epsilon})
+        return StatsRelease.from_json(self._send_json("POST", _RELEASE, body))
 
     def budget(self) -> StatsBudget:
-        return StatsBudget.from_json(self._send_json("GET", "/v1/stats/budget"))
+        return StatsBudget.from_json(self._send_json("GET", _BUDGET))
 
 
 class AsyncStatsCalls(ABC):
+    """The same calls as ``StatsCalls``, awaited."""
+
     @abstractmethod
     async def _send_json(self, method: str, path: str, json: Any = None) -> Any: ...
 
     async def stats_preview(
-        self,
-        dataset: str,
-        statistic: str,
-        *,
-        column: str | None = None,
-        group_by: Sequence[str] = (),
-        quantile: float | None = None,
-        epsilon: float | None = None,
-        error: float | None = None,
-        confidence: float = 0.95,
+        self, dataset: str, statistic: str, **options: Unpack[PreviewOptions]
     ) -> StatsPreview:
-        body = _body(dataset, statistic, column, group_by, quantile, epsilon, error, confidence)
-        return StatsPreview.from_json(await self._send_json("POST", "/v1/stats:preview", body))
+        body = _body(dataset, statistic, options)
+        return StatsPreview.from_json(await self._send_json("POST", _PREVIEW, body))
 
     async def stats(
-        self,
-        dataset: str,
-        statistic: str,
-        *,
-        epsilon: float,
-        column: str | None = None,
-        group_by: Sequence[str] = (),
-        quantile: float | None = None,
-        confidence: float = 0.95,
+        self, dataset: str, statistic: str, *, epsilon: float, **options: Unpack[StatsOptions]
     ) -> StatsRelease:
-        body = _body(dataset, statistic, column, group_by, quantile, epsilon, None, confidence)
-        return StatsRelease.from_json(await self._send_json("POST", "/v1/stats", body))
+        body = _body(dataset, statistic, {**options, "epsilon": epsilon})
+        return StatsRelease.from_json(await self._send_json("POST", _RELEASE, body))
 
     async def budget(self) -> StatsBudget:
-        return StatsBudget.from_json(await self._send_json("GET", "/v1/stats/budget"))
+        return StatsBudget.from_json(await self._send_json("GET", _BUDGET))

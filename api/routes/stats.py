@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.deps import AnalystCaller, ServicesDep
 from api.problems import problem_responses
-from privacy.dp import Preview, StatQuery
+from privacy.dp import StatQuery
 
 router = APIRouter(prefix="/v1", tags=["stats"])
 
@@ -49,23 +49,36 @@ class StatsRequest(BaseModel):
         )
 
 
+# The service's Preview and Release dataclasses are read attribute by attribute.
+_FROM_SERVICE = ConfigDict(from_attributes=True)
+
+
 class PreviewResponse(BaseModel):
+    model_config = _FROM_SERVICE
+
     epsilon: float
     confidence: float
     error: float | None = Field(
         description="With probability ≥ confidence, |released - true| ≤ error (per group); "
-        "null for mean and quantile, whose error depends on the private data"
+        "null for mean (its error depends on the released count: each release states it) "
+        "and quantile (its error in value units depends on the private data)"
     )
     epsilon_remaining: float
     warning: str | None = None
 
 
 class ReleaseResponse(BaseModel):
+    model_config = _FROM_SERVICE
+
     value: Number | dict[str, Number | None] | None = Field(
-        description="The released number, or one per group (a mean is null where both its "
-        "noisy sum and count are 0)"
+        description="The released number, or one per group (a mean is null where its noisy "
+        "count is not positive)"
     )
-    error: float | None
+    error: float | dict[str, float | None] | None = Field(
+        description="With probability ≥ confidence, |released - true| ≤ error (per group): "
+        "one number for every group, or for a grouped mean one per group; null where none "
+        "is stated (quantile; a mean whose noisy count is too small)"
+    )
     confidence: float
     epsilon_spent: float
     epsilon_remaining: float
@@ -83,38 +96,18 @@ class BudgetResponse(BaseModel):
     delta_remaining: float | None = None
 
 
-def _preview(p: Preview) -> PreviewResponse:
-    return PreviewResponse(
-        epsilon=p.epsilon,
-        confidence=p.confidence,
-        error=p.error,
-        epsilon_remaining=p.epsilon_remaining,
-        warning=p.warning,
-    )
-
-
 @router.post("/stats:preview", response_model=PreviewResponse, responses=_ERRORS)
 def preview(body: StatsRequest, analyst: AnalystCaller, services: ServicesDep) -> PreviewResponse:
     """The error a release at `epsilon` would have (or, given `error`, the ε it needs).
     Spends nothing and writes nothing."""
-    return _preview(services.stats.preview(analyst, body.query()))
+    return PreviewResponse.model_validate(services.stats.preview(analyst, body.query()))
 
 
 @router.post("/stats", response_model=ReleaseResponse, responses=_ERRORS)
 def release(body: StatsRequest, analyst: AnalystCaller, services: ServicesDep) -> ReleaseResponse:
     """Release the statistic: the budget is spent and the `dp_release` ledger entry written
     in one transaction before the answer is sent. Over budget: 403 `budget_exceeded`."""
-    r = services.stats.release(analyst, body.query())
-    return ReleaseResponse(
-        value=r.value,
-        error=r.error,
-        confidence=r.confidence,
-        epsilon_spent=r.epsilon_spent,
-        epsilon_remaining=r.epsilon_remaining,
-        mechanism=r.mechanism,
-        ledger_index=r.ledger_index,
-        warning=r.warning,
-    )
+    return ReleaseResponse.model_validate(services.stats.release(analyst, body.query()))
 
 
 @router.get(

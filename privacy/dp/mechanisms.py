@@ -1,7 +1,7 @@
 """OpenDP measurements for each statistic, their noise scale and their stated error.
 
 Every release is one OpenDP 0.16 measurement built by ``make_private_lazyframe`` over a
-polars plan (``dp.len``, ``.dp.sum``, ``.dp.mean``, ``.dp.quantile``, grouped by a join
+polars plan (``dp.len``, ``.dp.sum``, both for a mean, ``.dp.quantile``, grouped by a join
 against the public key set), so the noise, its floating-point-safe sampling and the
 privacy accounting inside one release are OpenDP's. The privacy unit is one client (one
 row; symmetric distance 1: a client added or removed).
@@ -12,18 +12,22 @@ the result is checked against ε (and g nudged up if float rounding went the wro
 The ledger records the ε asked for, which is never below the measurement's own map.
 
 Errors (``error``: with probability at least ``confidence``, |released - true| ≤ error,
-for each released group), from OpenDP's ``summarize_polars_measurement`` at
-alpha = 1 - confidence, which for these plans is ``discrete_laplacian_scale_to_accuracy``:
+for each released group):
 
-- count, histogram, grouped count: integer Laplace noise of scale s; the error is the
-  smallest a with P(|Z| ≥ a) ≤ alpha. "True" is the number of consenting clients (per group).
+- count, histogram, grouped count: OpenDP's ``summarize_polars_measurement`` at
+  alpha = 1 - confidence, which for these plans is ``discrete_laplacian_scale_to_accuracy``:
+  integer Laplace noise of scale s; the error is the smallest a with P(|Z| ≥ a) ≤ alpha.
+  "True" is the number of consenting clients (per group).
 - sum: the same with the sum's scale; "true" is the sum of the values clipped to the
   column's public bounds.
-- mean, quantile: no error is stated (``None``). The dataset size is private, so a mean is
-  OpenDP's noisy sum over noisy count, whose error depends on the private size; a quantile
-  is an exponential-mechanism choice among public candidates, whose error in value units
-  depends on the private data's spread. Any number given would be a guess or a bound far
-  above the stated confidence.
+- mean: a noisy count and a noisy re-centred sum (``privacy.dp.mean``, which documents the
+  error): stated per release (per group), since it depends on the released count; a
+  plug-in bound whose coverage is close to the confidence. None before a release.
+- quantile: no error is stated (``None``). It is an exponential-mechanism choice among
+  public candidates, for which OpenDP's summary states no accuracy; the mechanism's
+  guarantee bounds how many clients' ranks lie between the released and the true quantile,
+  and that converts to value units only through the private values' spread around the
+  quantile, so a number in value units would be a guess.
 """
 
 from __future__ import annotations
@@ -37,10 +41,11 @@ import opendp.prelude as dp
 import polars as pl
 from opendp.extras.polars import DPExpr, Margin, dp_len
 
-from privacy.dp.population import MEMBER
+from privacy.dp import mean
+from privacy.dp.population import MEMBER, key_dtype
 from privacy.dp.query import Shape, group_label
 
-__all__ = ["Planned", "epsilon_for_error", "plan", "quantile_candidates", "run"]
+__all__ = ["Planned", "Released", "epsilon_for_error", "plan", "quantile_candidates", "run"]
 
 dp.enable_features("contrib")
 
@@ -58,8 +63,9 @@ class Planned:
     measurement: dp.Measurement
     epsilon: float
     mechanism: str
-    # (aggregate, scale) as OpenDP's summary reports them: one, or sum and length for a mean.
+    # (aggregate, scale) as OpenDP's summary reports them: one, or count and sum for a mean.
     scales: tuple[tuple[str, float], ...]
+    # The error every release states, or None (a mean states its own per release).
     error: float | None
 
     @property
@@ -79,19 +85,28 @@ def quantile_candidates(bounds: tuple[int, int]) -> list[int]:
     return sorted({round(low + k * step) for k in range(_MAX_CANDIDATES)})
 
 
+def _atoms(kind: Any) -> Any:
+    if isinstance(kind, pl.Enum):
+        return dp.enum_domain(kind.categories)
+    return dp.atom_domain(T={pl.Int64: dp.i64, pl.Boolean: bool}.get(kind, dp.String))
+
+
 def _domain(shape: Shape) -> Any:
-    series = [
-        dp.series_domain(name, dp.atom_domain(T=dp.i64 if kind == pl.Int64 else dp.String))
-        for name, kind in _schema(shape).items()
-    ]
+    series = [dp.series_domain(name, _atoms(kind)) for name, kind in _schema(shape).items()]
     margin = Margin(by=[], max_length=MAX_ROWS)
     return dp.with_margin(dp.lazyframe_domain(series), margin)
 
 
 def _schema(shape: Shape) -> dict[str, Any]:
     if not shape.columns:
-        return {MEMBER: pl.Int64}  # a count of every member reads no column of theirs
-    return {c.name: pl.Int64 if c.numeric else pl.String for c in shape.columns}
+        # A count of every member reads no column of theirs; a boolean column is bit-packed,
+        # so OpenDP's copy of it across its FFI costs next to nothing.
+        return {MEMBER: pl.Boolean}
+    keys = {c.name for c in shape.keys}
+    return {
+        c.name: key_dtype(c) if c.name in keys else pl.Int64 if c.numeric else pl.String
+        for c in shape.columns
+    }
 
 
 def _expr(built: Any) -> pl.Expr:
@@ -99,19 +114,19 @@ def _expr(built: Any) -> pl.Expr:
     return built
 
 
-def _aggregate(shape: Shape) -> pl.Expr:
+def _aggregates(shape: Shape) -> list[pl.Expr]:
     col = shape.column
     if shape.statistic in ("count", "histogram"):
-        return _expr(dp_len(signed=True))
+        return [_expr(dp_len(signed=True))]
     assert col is not None and col.bounds is not None
+    if shape.statistic == "mean":
+        return mean.expressions(col.name, col.bounds)
     values = DPExpr(pl.col(col.name))  # type: ignore[no-untyped-call]
     if shape.statistic == "sum":
-        return _expr(values.sum(col.bounds))
-    if shape.statistic == "mean":
-        return _expr(values.mean(col.bounds))
+        return [_expr(values.sum(col.bounds))]
     assert shape.quantile is not None
     candidates: list[Any] = list(quantile_candidates(col.bounds))
-    return _expr(values.quantile(shape.quantile, candidates))
+    return [_expr(values.quantile(shape.quantile, candidates))]
 
 
 def _epsilon(m: dp.Measurement) -> float:
@@ -121,18 +136,17 @@ def _epsilon(m: dp.Measurement) -> float:
 
 def keys_frame(shape: Shape) -> pl.DataFrame:
     """Every combination of the public key sets of the groups (the released groups)."""
-    names = [c.name for c in shape.keys]
     rows = list(itertools.product(*(c.categories or () for c in shape.keys)))
-    return pl.DataFrame(rows, schema=dict.fromkeys(names, pl.String), orient="row")
+    return pl.DataFrame(rows, schema={c.name: key_dtype(c) for c in shape.keys}, orient="row")
 
 
 def _plan(shape: Shape) -> pl.LazyFrame:
     empty = pl.LazyFrame(schema=_schema(shape))
-    agg = _aggregate(shape)
+    aggs = _aggregates(shape)
     if not shape.keys:
-        return empty.select(agg)
+        return empty.select(aggs)
     names = [c.name for c in shape.keys]
-    grouped = empty.group_by(names).agg(agg)
+    grouped = empty.group_by(names).agg(aggs)
     return keys_frame(shape).lazy().join(grouped, on=names, how="left", nulls_equal=True)
 
 
@@ -162,7 +176,9 @@ def plan(shape: Shape, epsilon: float) -> Planned:
     else:  # pragma: no cover - OpenDP's map is c / g; rounding is a few ulps at most
         raise RuntimeError("could not calibrate the measurement to the requested epsilon")
     summary = _summary(m, shape.confidence)
-    aggregates = summary["aggregate"].to_list()
+    # A mean's two aggregates are named by their columns (OpenDP's names: "Frame Length", "Sum").
+    names = "column" if shape.statistic == "mean" else "aggregate"
+    aggregates = summary[names].to_list()
     scales = tuple(zip(aggregates, (float(s) for s in summary["scale"]), strict=True))
     distributions = set(summary["distribution"].to_list())
     mechanism = "exponential" if shape.statistic == "quantile" else _MECHANISMS[distributions.pop()]
@@ -191,41 +207,53 @@ def epsilon_for_error(shape: Shape, error: float) -> float:
     raise RuntimeError("no epsilon reaches the requested error")  # pragma: no cover
 
 
-def _number(value: Any, shape: Shape) -> int | float | None:
-    """A released number, post-processed (which costs no privacy): a mean is OpenDP's noisy
-    sum over noisy count, which may leave the bounds or be infinite when the noisy count is
-    near 0, so it is clamped to the public bounds (the true mean is within them), and is
-    None when both are 0."""
-    if isinstance(value, bool) or value is None:
-        raise RuntimeError("OpenDP released no number")
-    if isinstance(value, int):
-        return value
-    x = float(value)
-    if shape.statistic == "mean" and shape.column is not None and shape.column.bounds:
-        if math.isnan(x):
-            return None
-        low, high = shape.column.bounds
-        return min(max(x, float(low)), float(high))
-    if not math.isfinite(x):
-        raise RuntimeError("OpenDP released a non-finite number")
-    return x
+def _number(value: Any) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise RuntimeError(f"OpenDP released no finite number: {value!r}")
+    return value
 
 
 Value = int | float | None | dict[str, int | float | None]
+Error = float | None | dict[str, float | None]
 
 
-def run(planned: Planned, shape: Shape, frame: pl.DataFrame) -> Value:
+@dataclass(frozen=True)
+class Released:
+    value: Value
+    # One error for every group, or (a grouped mean) one per group.
+    error: Error
+
+
+def _mean(planned: Planned, shape: Shape, row: dict[str, Any]) -> tuple[float | None, float | None]:
+    assert shape.column is not None and shape.column.bounds is not None
+    scales = dict(planned.scales)
+    return mean.estimate(
+        shape.column.bounds,
+        int(_number(row[mean.COUNT])),
+        int(_number(row[mean.SUM])),
+        (scales[mean.COUNT], scales[mean.SUM]),
+        shape.confidence,
+    )
+
+
+def _released(planned: Planned, shape: Shape, row: dict[str, Any]) -> tuple[Any, float | None]:
+    """One group's (or the whole release's) number and error from its output row."""
+    if shape.statistic == "mean":
+        return _mean(planned, shape, row)
+    (value,) = (v for k, v in row.items() if k not in {c.name for c in shape.keys})
+    return _number(value), planned.error
+
+
+def run(planned: Planned, shape: Shape, frame: pl.DataFrame) -> Released:
     """Apply the measurement to the members' rows (only the shape's columns, no nulls)."""
-    out = planned.measurement(frame.lazy()).collect()
+    rows = planned.measurement(frame.lazy()).collect().iter_rows(named=True)
     names = [c.name for c in shape.keys]
-    value_col = next(c for c in out.columns if c not in names)
     if not names:
-        return _number(out[value_col][0], shape)
-    released = {
-        tuple(str(row[n]) for n in names): row[value_col] for row in out.iter_rows(named=True)
-    }
+        return Released(*_released(planned, shape, next(rows)))
+    released = {tuple(str(row[n]) for n in names): _released(planned, shape, row) for row in rows}
     # In the order of the declared key sets (the join's own order is not defined).
-    return {
-        group_label(key): _number(released[key], shape)
-        for key in itertools.product(*(c.categories or () for c in shape.keys))
-    }
+    keys = [*itertools.product(*(c.categories or () for c in shape.keys))]
+    values = {group_label(k): released[k][0] for k in keys}
+    if shape.statistic != "mean":
+        return Released(values, planned.error)
+    return Released(values, {group_label(k): released[k][1] for k in keys})

@@ -23,7 +23,7 @@ import polars as pl
 from consent_ledger.consent import Consent
 from policies.datasets import Column, Dataset, age_bands
 
-__all__ = ["ClassKey", "Population", "stored_value"]
+__all__ = ["ClassKey", "Population", "key_dtype", "stored_value"]
 
 ClassKey = tuple[int, tuple[str, ...], str | None]
 _ID, _CLASS = "client_id", "consent_class"
@@ -73,6 +73,13 @@ def _dtype(column: Column) -> Any:
     if column.derivation == "age_band":
         return pl.Date
     return pl.Int64 if column.numeric else pl.String
+
+
+def key_dtype(column: Column) -> pl.Enum:
+    """A group key's type: an enum of its public categories. OpenDP copies the members'
+    frame across its FFI on every release; one byte a row instead of a string makes a
+    grouped release at 1M clients several times cheaper."""
+    return pl.Enum(column.categories or ())
 
 
 def age_band_expr(column: Column, on: date) -> pl.Expr:
@@ -155,16 +162,23 @@ class Population:
             return dict(self._representative)
 
     def members(
-        self, admitted: Iterable[int], columns: tuple[Column, ...], on: date
+        self,
+        admitted: Iterable[int],
+        columns: tuple[Column, ...],
+        on: date,
+        keys: tuple[Column, ...] = (),
     ) -> pl.DataFrame:
         """The rows of the admitted classes, only ``columns`` (derived for ``on``), and only
-        clients with a value in every one of them: what the measurement reads."""
+        clients with a value in every one of them: what the measurement reads. The ``keys``
+        (group keys, among the columns) are enums of their categories; a client whose value
+        is in no category is in no released group, so is left out."""
         wanted = sorted(admitted)
-        key = (tuple(wanted), tuple(c.name for c in columns), on)
+        key_names = frozenset(c.name for c in keys)
+        key = (tuple(wanted), tuple(c.name for c in columns), on, key_names)
         with self._lock:
             found = self._members.get(key)
             if found is None:
-                found = self._select(self._frame, wanted, columns, on)
+                found = self._select(self._frame, wanted, columns, on, key_names)
                 if len(self._members) >= _CACHED_SHAPES:
                     self._members.pop(next(iter(self._members)))
                 self._members[key] = found
@@ -172,20 +186,25 @@ class Population:
 
     @staticmethod
     def _select(
-        frame: pl.DataFrame, wanted: list[int], columns: tuple[Column, ...], on: date
+        frame: pl.DataFrame,
+        wanted: list[int],
+        columns: tuple[Column, ...],
+        on: date,
+        keys: frozenset[str],
     ) -> pl.DataFrame:
         admitted_rows = frame.filter(pl.col(_CLASS).is_in(wanted))
         if not columns:
             return admitted_rows.select(
-                pl.repeat(1, admitted_rows.height, dtype=pl.Int64).alias(MEMBER)
+                pl.repeat(True, admitted_rows.height, dtype=pl.Boolean).alias(MEMBER)
             )
-        selected = admitted_rows.select(
-            [
-                age_band_expr(c, on) if c.derivation == "age_band" else pl.col(c.name)
-                for c in columns
-            ]
-        )
-        return selected.drop_nulls()
+        cells = [
+            age_band_expr(c, on) if c.derivation == "age_band" else pl.col(c.name) for c in columns
+        ]
+        typed = [
+            cell.cast(key_dtype(c), strict=False) if c.name in keys else cell
+            for c, cell in zip(columns, cells, strict=True)
+        ]
+        return admitted_rows.select(typed).drop_nulls()
 
     def map_classes(self, decide: Callable[[Consent], bool]) -> list[int]:
         """The classes whose representative consent ``decide`` admits."""

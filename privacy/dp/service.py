@@ -39,7 +39,7 @@ from consent_ledger.writer import BatchWriter
 from policies.access import DataAccess
 from policies.datasets import Dataset, Datasets
 from privacy.dp.errors import InvalidStatistic
-from privacy.dp.mechanisms import Planned, Value, epsilon_for_error, plan, run
+from privacy.dp.mechanisms import Error, Planned, Released, Value, epsilon_for_error, plan, run
 from privacy.dp.population import Population
 from privacy.dp.query import WARN_EPSILON, Shape, StatQuery, check_query
 
@@ -66,7 +66,7 @@ class Preview:
 @dataclass(frozen=True)
 class Release:
     value: Value
-    error: float | None
+    error: Error
     confidence: float
     epsilon_spent: float
     epsilon_remaining: float
@@ -223,8 +223,9 @@ class StatsService:
         assert q.error is not None
         if shape.statistic not in ("count", "histogram", "sum"):
             raise InvalidStatistic(
-                f"a {shape.statistic} states no error (its error depends on the private data), "
-                "so no epsilon can be derived from one; preview it with an epsilon",
+                f"a {shape.statistic}'s error depends on the private data (a mean's on its "
+                "released count, stated with each release), so no epsilon can be derived "
+                "from one; preview it with an epsilon",
                 field="error",
             )
         epsilon = epsilon_for_error(shape, q.error)
@@ -242,12 +243,12 @@ class StatsService:
         shape, _ = self._shape(analyst, q)
         planned = self._plan(shape, q.epsilon)
         population = self.population(shape.dataset)
-        (value, remaining), (appended,) = self.writer.run(
+        (released, remaining), (appended,) = self.writer.run(
             self._job(analyst, shape, planned, q.epsilon, population)
         )
         return Release(
-            value,
-            planned.error,
+            released.value,
+            released.error,
             shape.confidence,
             q.epsilon,
             remaining,
@@ -263,16 +264,16 @@ class StatsService:
         planned: Planned,
         epsilon: float,
         population: Population,
-    ) -> Callable[[Tx, int], tuple[Any, list[NewEntry]]]:
+    ) -> Callable[[Tx, int], tuple[tuple[Released, float], list[NewEntry]]]:
         eps_text = decimal_text(epsilon)
 
-        def job(tx: Tx, first: int) -> tuple[Any, list[NewEntry]]:
+        def job(tx: Tx, first: int) -> tuple[tuple[Released, float], list[NewEntry]]:
             self._advance(tx, population)
             now = self.clock()
             admitted = population.map_classes(self._admission(analyst, shape, now))
             after = spend(tx, analyst.account_id, amount(eps_text), Fraction(0))
-            members = population.members(admitted, shape.columns, now.date())
-            value = run(planned, shape, members)
+            members = population.members(admitted, shape.columns, now.date(), shape.keys)
+            released = run(planned, shape, members)
             remaining = exact_text(after.epsilon_remaining)
             entry = DpRelease(
                 analyst.account_id,
@@ -285,10 +286,10 @@ class StatsService:
                 eps_text,
                 "0",
                 planned.noise_scale,
-                _ledger_value(value),
+                _ledger_value(released.value),
                 remaining,
             ).entry()
-            return (value, float(after.epsilon_remaining)), [entry]
+            return (released, float(after.epsilon_remaining)), [entry]
 
         return job
 

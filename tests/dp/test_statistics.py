@@ -16,6 +16,7 @@ import pytest
 from consent_ledger.catalogue import load_catalogue
 from policies.datasets import DEFAULT_DATASETS_PATH, load_datasets
 from privacy.dp.mechanisms import plan, run
+from privacy.dp.population import key_dtype
 from privacy.dp.query import Shape, StatQuery, check_query
 
 Z = 6.0
@@ -41,7 +42,7 @@ def _noise(shape: Shape, epsilon: float, frame: pl.DataFrame, true: int) -> list
     planned = plan(shape, epsilon)
     out = []
     for _ in range(SAMPLES):
-        value = run(planned, shape, frame)
+        value = run(planned, shape, frame).value
         assert isinstance(value, int)
         out.append(value - true)
     return out
@@ -50,7 +51,7 @@ def _noise(shape: Shape, epsilon: float, frame: pl.DataFrame, true: int) -> list
 @pytest.mark.parametrize(
     ("query", "epsilon", "scale", "frame", "true"),
     [
-        ({"statistic": "count"}, 0.5, 2.0, pl.DataFrame({"member": [1] * 20}), 20),
+        ({"statistic": "count"}, 0.5, 2.0, pl.DataFrame({"member": [True] * 20}), 20),
         (
             {"statistic": "sum", "column": "dependents"},
             1.0,
@@ -83,12 +84,13 @@ def test_grouped_counts_state_one_error_per_group() -> None:
     shape = _shape(statistic="histogram", column="risk_level", epsilon=1.0, confidence=0.8)
     planned = plan(shape, 1.0)
     assert planned.error is not None
-    frame = pl.DataFrame({"risk_level": ["C1"] * 5 + ["C2"] * 3})
+    levels = pl.Series("risk_level", ["C1"] * 5 + ["C2"] * 3, dtype=key_dtype(shape.keys[0]))
+    frame = levels.to_frame()
     true = {"C1": 5, "C2": 3, "C3": 0, "C4": 0, "C5": 0}
     covered = dict.fromkeys(true, 0)
     n = SAMPLES // 4
     for _ in range(n):
-        value = run(planned, shape, frame)
+        value = run(planned, shape, frame).value
         assert isinstance(value, dict) and value.keys() == true.keys()
         for group, v in value.items():
             assert isinstance(v, int)
@@ -104,8 +106,8 @@ def test_neighbouring_datasets_give_outputs_within_e_to_the_epsilon() -> None:
     epsilon = 0.5
     shape = _shape(statistic="count", epsilon=epsilon)
     planned = plan(shape, epsilon)
-    d = [run(planned, shape, pl.DataFrame({"member": [1] * 20})) for _ in range(SAMPLES)]
-    d2 = [run(planned, shape, pl.DataFrame({"member": [1] * 21})) for _ in range(SAMPLES)]
+    d = [run(planned, shape, pl.DataFrame({"member": [True] * 20})).value for _ in range(SAMPLES)]
+    d2 = [run(planned, shape, pl.DataFrame({"member": [True] * 21})).value for _ in range(SAMPLES)]
     bound = math.exp(epsilon)
     for t in range(14, 28):
         p = sum(v <= t for v in d) / SAMPLES  # type: ignore[operator]
