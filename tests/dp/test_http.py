@@ -3,7 +3,6 @@ field with nothing spent and nothing on the ledger."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from custos_client import AsyncCustosClient, CustosClient, CustosProblem
 from tests.dp.conftest import DpWorld
+from tests.support.asyncio_thread import run_in_own_thread
 from tests.support.server import serve_in_thread
 
 JSON = {"Content-Type": "application/json"}
@@ -218,4 +218,4 @@ def test_the_typed_client_sync_and_async(api: Api) -> None:
                 assert isinstance(r.value, int) and 10 <= r.value <= 50
                 assert (await custos.budget()).epsilon_remaining == 1.0
 
-        asyncio.run(use())
+        run_in_own_thread(use())
