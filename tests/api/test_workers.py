@@ -79,9 +79,10 @@ def test_workers_share_the_ledger_and_stop_together(tmp_path: Path) -> None:
     while any(Path(f"/proc/{pid}").exists() for pid in workers):
         assert time.monotonic() < deadline, "a worker outlived the server"
         time.sleep(0.1)
-    # Both processes appended to one chain: it verifies end to end.
+    # Both processes appended to one chain: it verifies end to end, against this test's keys
+    # (a `make run` in the checkout leaves its own in ./.custos, the default data directory).
     verified = subprocess.run(
-        [CUSTOS, "ledger", "verify", "--db", db], capture_output=True, text=True, check=False
+        [CUSTOS, "ledger", "verify", *common], capture_output=True, text=True, check=False
     )
     assert verified.returncode == 0, verified.stdout + verified.stderr
 

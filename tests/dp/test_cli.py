@@ -70,7 +70,7 @@ def test_create_prints_the_key_once_and_list_shows_the_budget(tmp_path: Path) ->
         "-",
     ]
     assert key not in r.stdout
-    r = runner.invoke(app, ["ledger", "verify", "--db", f"sqlite:///{tmp_path / 'c.db'}"])
+    r = runner.invoke(app, ["ledger", "verify", *_args(tmp_path)])
     assert r.exit_code == 0 and r.stdout.startswith("ok:"), r.output
 
 
